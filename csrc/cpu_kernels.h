@@ -1,0 +1,51 @@
+/* Declarations of the CPU implementations behind the op table (see sc_ops.h for semantics)
+ * and the helpers they share. */
+#ifndef SC_CPU_KERNELS_H
+#define SC_CPU_KERNELS_H
+
+#include "sc_ops.h"
+
+int sc_cpu_has_avx2_fma(void);
+int sc_cpu_has_avx512f(void);
+
+/* Plain float32 GEMM used by linear/conv: C[M,N] = A[M,K] (row stride lda) * B^T where B is
+ * [N,K] (row stride ldb), then the epilogue with per-column bias (may be NULL):
+ * C = (accumulate ? C : 0) + alpha * act(A B^T + bias). Multi-threaded. */
+void sc_cpu_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                    float *C, int64_t ldc, const float *bias, sc_epilogue ep);
+
+float sc_gelu_exact(float x);
+float sc_silu(float x);
+
+sc_status cpu_linear(sc_backend *be, sc_tensor *out, const sc_tensor *x, const sc_tensor *w, const sc_tensor *bias,
+                     sc_epilogue ep);
+sc_status cpu_conv2d(sc_backend *be, sc_tensor *out, const sc_tensor *x, const sc_tensor *w, const sc_tensor *bias,
+                     int stride, int pad, sc_epilogue ep);
+sc_status cpu_conv_transpose2d(sc_backend *be, sc_tensor *out, const sc_tensor *x, const sc_tensor *w,
+                               const sc_tensor *bias, int stride, int pad, sc_epilogue ep);
+sc_status cpu_depthwise3x3(sc_backend *be, sc_tensor *out, const sc_tensor *x, const sc_tensor *w,
+                           const sc_tensor *bias, sc_pad_mode pad, sc_epilogue ep);
+sc_status cpu_layernorm(sc_backend *be, sc_tensor *out, const sc_tensor *x, const sc_tensor *gamma,
+                        const sc_tensor *beta, float eps);
+sc_status cpu_layernorm_scalar_affine(sc_backend *be, sc_tensor *out, const sc_tensor *x, float g, float b,
+                                      float eps);
+sc_status cpu_grn(sc_backend *be, sc_tensor *out, const sc_tensor *x, const sc_tensor *gamma, const sc_tensor *beta,
+                  float eps);
+sc_status cpu_activation(sc_backend *be, sc_tensor *out, const sc_tensor *x, sc_act act);
+sc_status cpu_add(sc_backend *be, sc_tensor *out, const sc_tensor *a, const sc_tensor *b);
+sc_status cpu_mul(sc_backend *be, sc_tensor *out, const sc_tensor *a, const sc_tensor *b);
+sc_status cpu_lerp(sc_backend *be, sc_tensor *out, const sc_tensor *a, const sc_tensor *b, float w);
+sc_status cpu_scale_shift(sc_backend *be, sc_tensor *out, const sc_tensor *x, const sc_tensor *a,
+                          const sc_tensor *b);
+sc_status cpu_add_channel_vector(sc_backend *be, sc_tensor *out, const sc_tensor *v);
+sc_status cpu_attention(sc_backend *be, sc_tensor *out, const sc_tensor *q, const sc_tensor *k, const sc_tensor *v,
+                        int heads, float scale, int causal, const sc_tensor *key_mask);
+sc_status cpu_resize_bilinear(sc_backend *be, sc_tensor *out, const sc_tensor *x);
+sc_status cpu_pixel_unshuffle(sc_backend *be, sc_tensor *out, const sc_tensor *x, int r);
+sc_status cpu_pixel_shuffle(sc_backend *be, sc_tensor *out, const sc_tensor *x, int r);
+sc_status cpu_concat(sc_backend *be, sc_tensor *out, const sc_tensor *a, const sc_tensor *b, int axis);
+sc_status cpu_nchw_to_nhwc(sc_backend *be, sc_tensor *out, const sc_tensor *x);
+sc_status cpu_nhwc_to_nchw(sc_backend *be, sc_tensor *out, const sc_tensor *x);
+sc_status cpu_embedding(sc_backend *be, sc_tensor *out, const sc_tensor *table, const sc_tensor *ids);
+
+#endif

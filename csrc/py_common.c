@@ -1,0 +1,104 @@
+#include "py_common.h"
+
+PyObject *sc_py_raise(sc_status s)
+{
+    PyObject *type;
+    switch (s) {
+    case SC_ERR_VALUE: type = PyExc_ValueError; break;
+    case SC_ERR_IO: type = PyExc_OSError; break;
+    case SC_ERR_NOT_FOUND: type = PyExc_FileNotFoundError; break;
+    case SC_ERR_NOMEM: type = PyExc_MemoryError; break;
+    case SC_ERR_INTERRUPTED:
+        if (PyErr_Occurred()) /* the callback's own exception (KeyboardInterrupt) wins */
+            return NULL;
+        type = PyExc_KeyboardInterrupt;
+        break;
+    default: type = PyExc_RuntimeError; break;
+    }
+    PyErr_SetString(type, sc_last_error());
+    return NULL;
+}
+
+int sc_py_npy_type(sc_dtype dt)
+{
+    switch (dt) {
+    case SC_F32: return NPY_FLOAT32;
+    case SC_F16: return NPY_FLOAT16;
+    case SC_I64: return NPY_INT64;
+    case SC_I32: return NPY_INT32;
+    case SC_U8: return NPY_UINT8;
+    default: return -1;
+    }
+}
+
+static void decref_array(void *ctx)
+{
+    Py_DECREF((PyObject *)ctx);
+}
+
+sc_tensor *sc_py_tensor_from_array(PyObject *obj, sc_dtype dt, const char *what)
+{
+    int npy = sc_py_npy_type(dt);
+    if (npy < 0) {
+        PyErr_Format(PyExc_TypeError, "%s: dtype %s has no NumPy equivalent", what, sc_dtype_name(dt));
+        return NULL;
+    }
+    PyArrayObject *arr = (PyArrayObject *)PyArray_FROMANY(obj, npy, 0, SC_MAX_DIMS,
+                                                            NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED |
+                                                                NPY_ARRAY_FORCECAST);
+    if (!arr) {
+        if (PyErr_ExceptionMatches(PyExc_ValueError) || PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyObject *et, *ev, *tb;
+            PyErr_Fetch(&et, &ev, &tb);
+            PyErr_Format(PyExc_TypeError, "%s must be a numeric array with at most %d dimensions (%S)", what,
+                         SC_MAX_DIMS, ev ? ev : Py_None);
+            Py_XDECREF(et);
+            Py_XDECREF(ev);
+            Py_XDECREF(tb);
+        }
+        return NULL;
+    }
+    int64_t shape[SC_MAX_DIMS];
+    int nd = PyArray_NDIM(arr);
+    for (int i = 0; i < nd; i++)
+        shape[i] = (int64_t)PyArray_DIM(arr, i);
+    sc_tensor *t = NULL;
+    sc_status s = sc_tensor_wrap(SC_CPU, dt, nd, shape, PyArray_DATA(arr), decref_array, arr, &t);
+    if (s != SC_OK) {
+        Py_DECREF(arr);
+        return sc_py_raise(s);
+    }
+    return t;
+}
+
+static void capsule_release_tensor(PyObject *cap)
+{
+    sc_tensor_release((sc_tensor *)PyCapsule_GetPointer(cap, "sc_tensor"));
+}
+
+PyObject *sc_py_array_from_tensor(sc_tensor *t)
+{
+    int npy = sc_py_npy_type(t->dtype);
+    if (t->device != SC_CPU || npy < 0) {
+        PyErr_Format(PyExc_TypeError, "only CPU tensors of NumPy dtypes convert to arrays (got %s %s)",
+                     sc_device_name(t->device), sc_dtype_name(t->dtype));
+        return NULL;
+    }
+    npy_intp dims[SC_MAX_DIMS];
+    for (int i = 0; i < t->ndim; i++)
+        dims[i] = (npy_intp)t->shape[i];
+    PyObject *arr = PyArray_SimpleNewFromData(t->ndim, dims, npy, t->data);
+    if (!arr)
+        return NULL;
+    PyObject *cap = PyCapsule_New(sc_tensor_retain(t), "sc_tensor", capsule_release_tensor);
+    if (!cap) {
+        sc_tensor_release(t);
+        Py_DECREF(arr);
+        return NULL;
+    }
+    if (PyArray_SetBaseObject((PyArrayObject *)arr, cap) < 0) {
+        Py_DECREF(arr); /* SetBaseObject stole cap even on failure */
+        return NULL;
+    }
+    return arr;
+}

@@ -1,0 +1,37 @@
+/* Shared pieces of the CPython binding: status -> exception, NumPy <-> sc_tensor.
+ * Every py_*.c file includes this first (it pulls in Python.h and the NumPy C API). */
+#ifndef SC_PY_COMMON_H
+#define SC_PY_COMMON_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#define PY_ARRAY_UNIQUE_SYMBOL sc_numpy_api
+#ifndef SC_PY_MODULE_MAIN
+#define NO_IMPORT_ARRAY
+#endif
+#include <numpy/arrayobject.h>
+
+#include "sc_status.h"
+#include "sc_tensor.h"
+
+/* Raise the Python exception that matches `s` with the thread's error message; returns NULL. */
+PyObject *sc_py_raise(sc_status s);
+
+/* A CPU tensor over a C-contiguous copy (or the array itself, zero-copy, when it already is
+ * contiguous with the right dtype) of `obj` converted to `dt`. The tensor keeps the array
+ * alive; release it with sc_tensor_release while holding the GIL. NULL + exception on error. */
+sc_tensor *sc_py_tensor_from_array(PyObject *obj, sc_dtype dt, const char *what);
+
+/* A NumPy array sharing the memory of CPU tensor `t` (zero-copy; the array holds a reference). */
+PyObject *sc_py_array_from_tensor(sc_tensor *t);
+
+/* A NumPy dtype number for an sc dtype (bfloat16 has none: returns -1). */
+int sc_py_npy_type(sc_dtype dt);
+
+/* Each binding file registers its functions/types on the module. */
+int sc_py_init_core(PyObject *m);
+int sc_py_init_ops(PyObject *m);
+
+#endif

@@ -1,0 +1,73 @@
+// Device discovery and raw device memory for the C side (sc_cuda.h).
+#include <cuda_runtime.h>
+#include <cublasLt.h>
+
+#include <string.h>
+
+#include "sc_cuda.h"
+
+static sc_status cuda_fail(cudaError_t err, const char *what)
+{
+    cudaGetLastError(); // clear the non-sticky error so the next call starts clean
+    if (err == cudaErrorMemoryAllocation)
+        return sc_set_error(SC_ERR_NOMEM, "CUDA out of memory during %s: %s", what, cudaGetErrorString(err));
+    return sc_set_error(SC_ERR_RUNTIME, "CUDA error during %s: %s (%s)", what, cudaGetErrorString(err),
+                        cudaGetErrorName(err));
+}
+
+extern "C" int sc_cuda_available(void)
+{
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return n > 0;
+}
+
+extern "C" sc_status sc_cuda_device_info(char *name, size_t name_len, int *major, int *minor, size_t *total_mem)
+{
+    cudaDeviceProp prop;
+    int dev = 0;
+    cudaError_t err = cudaGetDevice(&dev);
+    if (err == cudaSuccess)
+        err = cudaGetDeviceProperties(&prop, dev);
+    if (err != cudaSuccess)
+        return cuda_fail(err, "device query");
+    strncpy(name, prop.name, name_len - 1);
+    name[name_len - 1] = '\0';
+    *major = prop.major;
+    *minor = prop.minor;
+    *total_mem = prop.totalGlobalMem;
+    return SC_OK;
+}
+
+extern "C" sc_status sc_cuda_malloc(size_t bytes, void **out)
+{
+    cudaError_t err = cudaMalloc(out, bytes ? bytes : 1);
+    return err == cudaSuccess ? SC_OK : cuda_fail(err, "cudaMalloc");
+}
+
+extern "C" void sc_cuda_free(void *ptr)
+{
+    cudaFree(ptr);
+}
+
+extern "C" sc_status sc_cuda_memcpy(void *dst, const void *src, size_t bytes, int kind)
+{
+    static const cudaMemcpyKind kinds[3] = {cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost,
+                                            cudaMemcpyDeviceToDevice};
+    cudaError_t err = cudaMemcpy(dst, src, bytes, kinds[kind]);
+    return err == cudaSuccess ? SC_OK : cuda_fail(err, "cudaMemcpy");
+}
+
+extern "C" sc_status sc_cuda_memset_zero(void *dst, size_t bytes)
+{
+    cudaError_t err = cudaMemset(dst, 0, bytes);
+    return err == cudaSuccess ? SC_OK : cuda_fail(err, "cudaMemset");
+}
+
+extern "C" size_t sc_cublaslt_version(void)
+{
+    return cublasLtGetVersion();
+}

@@ -1,0 +1,30 @@
+"""stable_cascade_c: Stable Cascade (Wuerstchen v3) text-to-image inference in C and CUDA.
+
+Everything that computes lives in the C extension `stable_cascade_c._C`; this package is
+the thin Python layer around it (argument parsing, config files, the Ikomia shim).
+"""
+from ._version import __version__
+from . import _C
+
+
+def build_info() -> dict:
+    """Facts about this build and the machine it runs on.
+
+    Keys: ``version``, ``cuda_compiled`` (bool), ``cuda_archs`` (list of ``sm_XX``),
+    ``cuda_runtime_available`` (bool: a usable GPU is present now), ``cuda_device``
+    (dict or None), ``cpu_features`` (str), ``threads`` (int), ``compiler``.
+    """
+    return _C.build_info()
+
+
+def set_num_threads(n: int) -> None:
+    """Set how many CPU threads the C kernels use (default: all online cores)."""
+    _C.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """How many CPU threads the C kernels use."""
+    return _C.get_num_threads()
+
+
+__all__ = ["__version__", "build_info", "set_num_threads", "get_num_threads"]

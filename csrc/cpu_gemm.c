@@ -128,6 +128,8 @@ static float *thread_scratch(size_t floats)
     pthread_once(&g_scratch_once, scratch_key_create);
     if (!g_scratch_key_ok)
         return NULL;
+    if (floats < 16) /* K == 0 packs nothing but still wants a valid pointer */
+        floats = 16;
     scratch *s = pthread_getspecific(g_scratch_key);
     if (!s) {
         s = calloc(1, sizeof *s);
@@ -150,11 +152,11 @@ static float *thread_scratch(size_t floats)
     return s->data;
 }
 
-/* ---- packing and the epilogue ---- */
+/* ---- packing ---- */
 
 /* rows x kc of `src` (row stride ld) -> ceil(rows / w) k-major micro-panels of w rows,
  * zero-padded past `rows`. */
-static void pack_panels(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst)
+void sc_gemm_pack_panels(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst)
 {
     for (int64_t p0 = 0; p0 < rows; p0 += w, dst += w * kc) {
         int h = (int)min64(w, rows - p0);
@@ -169,19 +171,9 @@ static void pack_panels(const float *src, int64_t ld, int64_t rows, int64_t kc, 
     }
 }
 
-/* What one K block does to a tile:  v = tile + bias;  if (c_before) v += C;  v = alpha * act(v);
- * if (c_after) v += C;  C = v. */
-typedef struct {
-    const float *bias; /* first K block only (NULL otherwise or when there is none) */
-    sc_act act;
-    float alpha;
-    int c_before; /* C holds the pre-activation sum of the earlier K blocks */
-    int c_after;  /* add to C's value (accumulate, or a later K block of a linear epilogue) */
-} tile_store;
-
-static tile_store store_for_block(const float *bias, sc_epilogue ep, int first, int last)
+static sc_gemm_store store_for_block(const float *bias, sc_epilogue ep, int first, int last)
 {
-    tile_store st = {first ? bias : NULL, SC_ACT_NONE, 1.0f, 0, 0};
+    sc_gemm_store st = {first ? bias : NULL, SC_ACT_NONE, 1.0f, 0, 0};
     if (ep.act == SC_ACT_NONE) {
         st.alpha = ep.alpha;
         st.c_after = !first || ep.accumulate;
@@ -194,35 +186,6 @@ static tile_store store_for_block(const float *bias, sc_epilogue ep, int first, 
         }
     }
     return st;
-}
-
-static float apply_act(sc_act act, float v)
-{
-    switch (act) {
-    case SC_ACT_GELU: return sc_gelu_exact(v);
-    case SC_ACT_SILU: return sc_silu(v);
-    default: return v;
-    }
-}
-
-/* The valid mr x nr corner of `tile` (row stride ld_tile) into C (st->bias is at C's column 0). */
-static void store_tile(const float *tile, int ld_tile, int mr, int nr, float *C, int64_t ldc, const tile_store *st)
-{
-    for (int r = 0; r < mr; r++) {
-        const float *t = tile + r * ld_tile;
-        float *c = C + r * ldc;
-        for (int j = 0; j < nr; j++) {
-            float v = t[j];
-            if (st->bias)
-                v += st->bias[j];
-            if (st->c_before)
-                v += c[j];
-            v = st->alpha * apply_act(st->act, v);
-            if (st->c_after)
-                v += c[j];
-            c[j] = v;
-        }
-    }
 }
 
 /* ---- the blocked loop over one thread's rectangle ---- */
@@ -257,22 +220,22 @@ static int gemm_rect(const gemm_job *g, int64_t m0, int64_t m1, int64_t n0, int6
         int64_t ib = min64(mc, m1 - i0);
         for (int64_t p = 0; p < g->k_blocks; p++) {
             int64_t k0 = p * g->kc, kb = min64(g->kc, g->K - k0);
-            tile_store st = store_for_block(g->bias, g->ep, p == 0, p == g->k_blocks - 1);
-            pack_panels(g->A + i0 * g->lda + k0, g->lda, ib, kb, mr, ap);
+            sc_gemm_store st = store_for_block(g->bias, g->ep, p == 0, p == g->k_blocks - 1);
+            sc_gemm_pack_panels(g->A + i0 * g->lda + k0, g->lda, ib, kb, mr, ap);
             for (int64_t j0 = n0; j0 < n1; j0 += nc) {
                 int64_t jb = min64(nc, n1 - j0);
-                pack_panels(g->B + j0 * g->ldb + k0, g->ldb, jb, kb, nr, bp);
-                tile_store stj = st;
+                im->pack_b(g->B + j0 * g->ldb + k0, g->ldb, jb, kb, nr, bp);
+                sc_gemm_store stj = st;
                 if (stj.bias)
                     stj.bias += j0;
                 for (int64_t ir = 0; ir < ib; ir += mr) {
                     float *crow = g->C + (i0 + ir) * g->ldc + j0;
                     for (int64_t jr = 0; jr < jb; jr += nr) {
                         im->kernel(kb, ap + ir * kb, bp + jr * kb, tile);
-                        tile_store s = stj;
+                        sc_gemm_store s = stj;
                         if (s.bias)
                             s.bias += jr;
-                        store_tile(tile, nr, (int)min64(mr, ib - ir), (int)min64(nr, jb - jr), crow + jr, g->ldc, &s);
+                        im->store(tile, nr, (int)min64(mr, ib - ir), (int)min64(nr, jb - jr), crow + jr, g->ldc, &s);
                     }
                 }
             }

@@ -1,16 +1,21 @@
 /* AVX-512 GEMM microkernel: a 14 x 32 tile in 28 zmm accumulators; each k step loads two B
- * vectors and broadcasts 14 A values (31 of the 32 registers live). Compiled with a target
- * attribute so the rest of the build keeps the baseline ISA. */
+ * vectors and broadcasts 14 A values (31 of the 32 registers live). Compiled under a target
+ * pragma so the rest of the build keeps the baseline ISA. */
 #include "cpu_gemm_impl.h"
 #include "cpu_kernels.h"
 
 #if defined(SC_GEMM_HAVE_X86)
 #include <immintrin.h>
 
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+#define SC_VW 16
+#include "cpu_gemm_vstore.h"
+
 #define MR 14
 #define NR 32
 
-__attribute__((target("avx512f"))) static void kernel_avx512(int64_t kc, const float *ap, const float *bp,
+static void kernel_avx512(int64_t kc, const float *ap, const float *bp,
                                                               float *tile)
 {
     __m512 acc[MR][2];
@@ -34,8 +39,10 @@ __attribute__((target("avx512f"))) static void kernel_avx512(int64_t kc, const f
     }
 }
 
+#pragma GCC pop_options
+
 const sc_gemm_impl sc_gemm_impl_avx512 = {
     .name = "avx512", .mr = MR, .nr = NR, .kc = 384, .mc = 1008, .nc = 512,
-    .available = sc_cpu_has_avx512f, .kernel = kernel_avx512,
+    .available = sc_cpu_has_avx512f, .pack_b = sc_gemm_pack_panels_avx2, .kernel = kernel_avx512, .store = sc_gemm_vstore,
 };
 #endif

@@ -198,6 +198,20 @@ def test_errors():
         _C._gemm_kernel("sse9")
 
 
+def test_first_call_of_a_process_with_k0():
+    """K == 0 packs nothing: the very first GEMM of a process must not mistake that for OOM."""
+    code = (
+        "import numpy as np; from stable_cascade_c import _C; "
+        "c = _C._gemm_nt(np.zeros((300, 0), np.float32), np.zeros((200, 0), np.float32), "
+        "np.arange(200, dtype=np.float32), act='silu'); "
+        "ref = np.arange(200) / (1 + np.exp(-np.arange(200.0))); "
+        "assert np.allclose(c, ref[None, :], rtol=1e-6), c"
+    )
+    for kernel in KERNELS:
+        done = _run_fresh(code, {"SC_GEMM_KERNEL": kernel})
+        assert done.returncode == 0, done.stderr
+
+
 def _run_fresh(code: str, env_extra: dict) -> subprocess.CompletedProcess:
     env = dict(os.environ, **env_extra)
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)

@@ -36,5 +36,6 @@ int sc_py_init_ops(PyObject *m);
 int sc_py_init_json(PyObject *m);
 int sc_py_init_safetensors(PyObject *m);
 int sc_py_init_clip_text(PyObject *m);
+int sc_py_init_gemm(PyObject *m);
 
 #endif

@@ -9,8 +9,9 @@
  *   erf: |x| < 1.5: x P(x^2); 1.5 <= |x| <= 4: 1 - exp(-x^2) Q(1/x) / x; beyond: +-1. The
  *        minimax fits are accurate to 1e-9 relative, so the float evaluation leaves an
  *        absolute error of about 1e-7 -- what erff's own rounding near +-1 leaves;
- *   GELU/SiLU: the formulas of sc_gelu_exact / sc_silu on top of these.
- * NaN propagates; +-inf give what the scalar formulas give except silu(-inf) (here -inf). */
+ *   GELU/SiLU/quick GELU: the formulas of sc_gelu_exact / sc_silu / sc_quick_gelu on top of these.
+ * NaN propagates; +-inf give what the scalar formulas give except silu(-inf) and quick_gelu(-inf)
+ * (here -inf). */
 #ifndef SC_CPU_VMATH_H
 #define SC_CPU_VMATH_H
 
@@ -83,5 +84,7 @@ static inline sc_vf sc_verf(sc_vf x)
 static inline sc_vf sc_vgelu(sc_vf x) { return 0.5f * x * (1.0f + sc_verf(x * 0.70710678118654752440f)); }
 
 static inline sc_vf sc_vsilu(sc_vf x) { return x / (1.0f + sc_vexp(-x)); }
+
+static inline sc_vf sc_vquick_gelu(sc_vf x) { return x / (1.0f + sc_vexp(-1.702f * x)); }
 
 #endif

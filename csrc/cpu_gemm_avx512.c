@@ -9,6 +9,7 @@
 
 #pragma GCC push_options
 #pragma GCC target("avx512f")
+#pragma GCC optimize("fp-contract=fast") /* FMA for the vector math of the epilogue */
 #define SC_VW 16
 #include "cpu_gemm_vstore.h"
 

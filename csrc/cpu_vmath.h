@@ -1,4 +1,4 @@
-/* Vectorized exp, erf, GELU (exact, erf-based) and SiLU, written once with GCC vector types
+/* Vectorized exp, erf, GELU (exact, erf-based), SiLU and quick GELU, written once with GCC vector types
  * for any lane count. The including file defines SC_VW (8 for AVX2, 16 for AVX-512) and
  * includes this under its target ISA (#pragma GCC target), so every function here compiles
  * for that ISA only.
@@ -6,9 +6,10 @@
  * Accuracy (tests/test_gemm.py::test_vector_activations measures it against float64):
  *   exp: Cephes expf reduction and polynomial, a couple of ulps on [-87, 88]; inputs are
  *        clamped to that range (exp(-87) ~ 1.6e-38 is still normal);
- *   erf: |x| < 1.5: x P(x^2); 1.5 <= |x| <= 4: 1 - exp(-x^2) Q(1/x) / x; beyond: +-1. The
- *        minimax fits are accurate to 1e-9 relative, so the float evaluation leaves an
- *        absolute error of about 1e-7 -- what erff's own rounding near +-1 leaves;
+ *   erf: |x| < 1.5: x P(x^2); 1.5 <= |x| <= 4: 1 - exp(-x^2) Q(|x| - 2.75); beyond: +-1.
+ *        The fits (weighted least squares, refined to near-minimax) are accurate to 1e-9, so
+ *        the float evaluation leaves an absolute error of about 1e-7 -- what erff's own
+ *        rounding near +-1 leaves. No division;
  *   GELU/SiLU/quick GELU: the formulas of sc_gelu_exact / sc_silu / sc_quick_gelu on top of these.
  * NaN propagates; +-inf give what the scalar formulas give except silu(-inf) and quick_gelu(-inf)
  * (here -inf). */
@@ -66,17 +67,16 @@ static inline sc_vf sc_verf(sc_vf x)
     p = p * z + -3.761263192e-01f;
     p = p * z + 1.128379226e+00f;
     sc_vf small = a * p;
-    /* 1.5 <= |x| <= 4: x exp(x^2) erfc(x) as a polynomial in 1/x (degree 7) */
-    sc_vf u = 1.0f / a;
-    sc_vf q = sc_vsplat(-1.542542130e-01f);
-    q = q * u + 5.849385262e-01f;
-    q = q * u + -8.999932408e-01f;
-    q = q * u + 6.225416660e-01f;
-    q = q * u + -1.090654638e-03f;
-    q = q * u + -2.909688056e-01f;
-    q = q * u + 1.748582348e-03f;
-    q = q * u + 5.640769601e-01f;
-    sc_vf large = 1.0f - sc_vexp(-z) * q * u;
+    /* 1.5 <= |x| <= 4: exp(x^2) erfc(x) as a polynomial in x - 2.75 (degree 6) */
+    sc_vf t = a - 2.75f;
+    sc_vf q = sc_vsplat(5.114740343e-04f);
+    q = q * t + 3.327614395e-04f;
+    q = q * t + 2.407941967e-03f;
+    q = q * t + -5.760363303e-03f;
+    q = q * t + 1.969083957e-02f;
+    q = q * t + -6.327592582e-02f;
+    q = q * t + 1.936584562e-01f;
+    sc_vf large = 1.0f - sc_vexp(-z) * q;
     sc_vf r = sc_vselect(a < 1.5f, small, large);
     return (sc_vf)((sc_vi)r | sign);
 }

@@ -132,6 +132,29 @@ def test_strided_rows(kernel_threads, act):
     _check(45, 67, 391, act=act, accumulate=False, strided=True)
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("act", ["gelu", "silu", "quick_gelu"])
+def test_vector_activations(kernel, act):
+    """The fused GELU/SiLU/quick GELU (vector erf/exp on avx2/avx512, libm on scalar) over [-12, 12] and
+    special values, as C[0, j] = act(1 * x_j): within 3e-7 * max(1, |x|) of float64 (GELU's
+    erff-based formula itself is only that accurate absolutely, in the negative tail)."""
+    x = np.concatenate([
+        np.linspace(-12, 12, 48001),
+        [0.0, -0.0, 1e-30, -1e-30, 1e-6, -1e-6, 2.1213, -2.1213, 5.6568, -5.6568, 30, -30, 87, -87, 88.5, 100],
+    ]).astype(np.float32)
+    x64 = x.astype(np.float64)
+    ref = _act64(x64, act)
+    prev = _C._gemm_kernel()
+    try:
+        _C._gemm_kernel(kernel)
+        got = _C._gemm_nt(np.ones((1, 1), np.float32), x[:, None], act=act)[0].astype(np.float64)
+    finally:
+        _C._gemm_kernel(prev)
+    err = np.abs(got - ref)
+    assert (err <= 3e-7 * np.maximum(1.0, np.abs(x64))).all(), x[np.argmax(err / np.maximum(1.0, np.abs(x64)))]
+    assert np.isnan(_C._gemm_nt(np.ones((1, 1), np.float32), np.full((20, 1), np.nan, np.float32), act=act)).all()
+
+
 def test_strided_output_leaves_neighbours_alone():
     rng = np.random.default_rng(5)
     A = rng.standard_normal((20, 30), dtype=np.float32)

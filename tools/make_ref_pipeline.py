@@ -123,6 +123,9 @@ def main():
     decoder_dir = os.path.join(OUT, "stable-cascade")
     prior_pipe.save_pretrained(prior_dir, safe_serialization=True)
     decoder_pipe.save_pretrained(decoder_dir, safe_serialization=True)
+    for repo in (prior_dir, decoder_dir):  # the Hub repos ship vocab.json + merges.txt, not tokenizer.json
+        shutil.rmtree(os.path.join(repo, "tokenizer"))
+        shutil.copytree(TOKENIZER, os.path.join(repo, "tokenizer"))
 
     record = {}
     for name, case in CASES.items():

@@ -8,6 +8,7 @@ extension. This module only sequences the calls.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import threading
@@ -26,16 +27,31 @@ from .unet import StableCascadeUNet
 from .vqgan import PaellaVQModel
 
 #: Stage C latent side = ceil(image side / 42.67); Stage B latent side = int(stage C side * 10.67).
+#: Both come from the repos' model_index.json (these are diffusers' defaults).
 PRIOR_RESOLUTION_MULTIPLE = 42.67
 DECODER_LATENT_DIM_SCALE = 10.67
 
 
-def prior_latent_size(height: int, width: int) -> Tuple[int, int]:
-    return math.ceil(height / PRIOR_RESOLUTION_MULTIPLE), math.ceil(width / PRIOR_RESOLUTION_MULTIPLE)
+def prior_latent_size(height: int, width: int, multiple: float = PRIOR_RESOLUTION_MULTIPLE) -> Tuple[int, int]:
+    return math.ceil(height / multiple), math.ceil(width / multiple)
 
 
-def decoder_latent_size(prior_hw: Tuple[int, int]) -> Tuple[int, int]:
-    return int(prior_hw[0] * DECODER_LATENT_DIM_SCALE), int(prior_hw[1] * DECODER_LATENT_DIM_SCALE)
+def decoder_latent_size(prior_hw: Tuple[int, int], scale: float = DECODER_LATENT_DIM_SCALE) -> Tuple[int, int]:
+    return int(prior_hw[0] * scale), int(prior_hw[1] * scale)
+
+
+def _model_index_value(root: str, key: str, default: float) -> float:
+    path = os.path.join(root, "model_index.json")
+    if not os.path.isfile(path):
+        return default
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f).get(key, default)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: unreadable model_index.json ({exc})") from None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{path}: {key} must be a positive number, got {value!r}")
+    return float(value)
 
 
 def cfg_combine(eps_text: np.ndarray, eps_uncond: np.ndarray, w: float) -> np.ndarray:
@@ -74,7 +90,9 @@ class Pipeline:
                  prior: StableCascadeUNet, prior_scheduler: DDPMWuerstchenScheduler,
                  decoder_tokenizer: CLIPTokenizer, decoder_text_encoder: CLIPTextModelWithProjection,
                  decoder: StableCascadeUNet, decoder_scheduler: DDPMWuerstchenScheduler,
-                 vqgan: PaellaVQModel, device: str = "cpu"):
+                 vqgan: PaellaVQModel, device: str = "cpu",
+                 resolution_multiple: float = PRIOR_RESOLUTION_MULTIPLE,
+                 latent_dim_scale: float = DECODER_LATENT_DIM_SCALE):
         self.tokenizer = tokenizer
         self.text_encoder = text_encoder
         self.prior = prior
@@ -85,6 +103,8 @@ class Pipeline:
         self.decoder_scheduler = decoder_scheduler
         self.vqgan = vqgan
         self.device = device
+        self.resolution_multiple = resolution_multiple
+        self.latent_dim_scale = latent_dim_scale
         self.last_seed: Optional[int] = None
         self._busy = threading.Lock()
 
@@ -123,17 +143,21 @@ class Pipeline:
             vqgan=PaellaVQModel.from_pretrained(_find_subfolder(decoder, ["vqgan"], "vqgan"), device=device,
                                                 variant=variant),
             device=device,
+            resolution_multiple=_model_index_value(prior, "resolution_multiple", PRIOR_RESOLUTION_MULTIPLE),
+            latent_dim_scale=_model_index_value(decoder, "latent_dim_scale", DECODER_LATENT_DIM_SCALE),
         )
 
     # -- the call -----------------------------------------------------------------------------
 
     def __call__(self, params: Optional[Mapping[str, Any]] = None, /, *, progress: ProgressArg = False,
-                 **kwargs: Any) -> List[np.ndarray]:
+                 _stages: Optional[Dict[str, np.ndarray]] = None, **kwargs: Any) -> List[np.ndarray]:
         """Generate images.
 
         Args:
             params: the infer_stable_cascade dict (values as strings or native types).
             progress: ``True`` for a progress bar on stderr, or a callable ``(stage, done, total)``.
+            _stages: if a dict is given, the intermediate results are stored in it
+                (``image_embeddings``, ``decoder_latents``); used by the parity tests.
             **kwargs: the same parameters as keywords (they override ``params``).
 
         Returns:
@@ -144,7 +168,7 @@ class Pipeline:
             raise RuntimeError("this Pipeline is already generating in another thread; "
                                "use one Pipeline per thread")
         try:
-            return self._generate(p, make_progress(progress))
+            return self._generate(p, make_progress(progress), _stages)
         finally:
             self._busy.release()
 
@@ -177,7 +201,7 @@ class Pipeline:
                 progress(stage, i + 1, len(timesteps))
         return latents
 
-    def _generate(self, p: GenerationParams, progress) -> List[np.ndarray]:
+    def _generate(self, p: GenerationParams, progress, stages: Optional[Dict[str, np.ndarray]]) -> List[np.ndarray]:
         seed = resolve_seed(p.seed)
         self.last_seed = seed
         generator = Generator(seed)
@@ -191,7 +215,7 @@ class Pipeline:
         pooled = np.repeat(pooled, n, axis=0)
         clip_img = np.zeros((hidden.shape[0], 1, self.prior.config.get("clip_image_in_channels") or 768),
                             np.float32)
-        prior_hw = prior_latent_size(p.height, p.width)
+        prior_hw = prior_latent_size(p.height, p.width, self.resolution_multiple)
         prior_channels = self.prior.config["in_channels"]
         image_embeddings = self._denoise(
             self.prior, self.prior_scheduler, generator, (n, prior_channels) + prior_hw,
@@ -206,12 +230,15 @@ class Pipeline:
         effnet = image_embeddings
         if dec_cfg:
             effnet = np.concatenate([image_embeddings, np.zeros_like(image_embeddings)])
-        dec_hw = decoder_latent_size(prior_hw)
+        dec_hw = decoder_latent_size(prior_hw, self.latent_dim_scale)
         latents = self._denoise(
             self.decoder, self.decoder_scheduler, generator, (n, self.decoder.config["in_channels"]) + dec_hw,
             p.num_inference_steps, p.guidance_scale, dict(clip_text_pooled=dec_pooled, effnet=effnet),
             progress, "decoder")
 
+        if stages is not None:
+            stages["image_embeddings"] = image_embeddings
+            stages["decoder_latents"] = latents
         # Stage A.
         decoded = self.vqgan.decode(latents * np.float32(self.vqgan.scale_factor))
         return to_uint8_images(decoded)

@@ -39,20 +39,9 @@ void sc_loader_free(sc_loader *l)
     free(l);
 }
 
-static long entry_index(const sc_loader *l, const sc_st_entry *e)
-{
-    size_t n = sc_weights_count(l->weights);
-    for (size_t i = 0; i < n; i++)
-        if (sc_weights_entry(l->weights, i) == e)
-            return (long)i;
-    return -1;
-}
-
 static void mark_taken(sc_loader *l, const sc_st_entry *e)
 {
-    long i = entry_index(l, e);
-    if (i >= 0)
-        l->taken[i] = 1;
+    l->taken[sc_weights_index_of(l->weights, e)] = 1;
 }
 
 int sc_loader_has(const sc_loader *l, const char *name) { return sc_weights_find(l->weights, name) != NULL; }

@@ -5,6 +5,8 @@ the thin Python layer around it (argument parsing, config files, the Ikomia shim
 """
 from ._version import __version__
 from . import _C
+from .generator import Generator, randn_tensor
+from .scheduler import DDPMWuerstchenScheduler
 from .text_encoder import CLIPTextModelWithProjection
 
 
@@ -28,4 +30,5 @@ def get_num_threads() -> int:
     return _C.get_num_threads()
 
 
-__all__ = ["__version__", "build_info", "set_num_threads", "get_num_threads", "CLIPTextModelWithProjection"]
+__all__ = ["__version__", "build_info", "set_num_threads", "get_num_threads", "Generator", "randn_tensor",
+           "DDPMWuerstchenScheduler", "CLIPTextModelWithProjection"]

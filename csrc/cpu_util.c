@@ -59,7 +59,7 @@ sc_status cpu_check_vector(const sc_tensor *v, const char *op, const char *what,
 
 sc_status cpu_check_epilogue(sc_epilogue ep, const char *op)
 {
-    if (ep.act != SC_ACT_NONE && ep.act != SC_ACT_GELU && ep.act != SC_ACT_SILU)
+    if (ep.act != SC_ACT_NONE && ep.act != SC_ACT_GELU && ep.act != SC_ACT_SILU && ep.act != SC_ACT_QUICK_GELU)
         return sc_set_error(SC_ERR_VALUE, "%s: unknown activation %d", op, (int)ep.act);
     return SC_OK;
 }

@@ -1,6 +1,6 @@
 /* Helpers shared by the CPU op implementations (cpu_*.c): argument checks, the scratch
  * pool, the linear/conv epilogue, thread-count choice, the AVX2+FMA dispatch macro and
- * vectorizable exp/GELU/SiLU. Not part of the op interface. */
+ * vectorizable exp/GELU/SiLU/quick GELU. Not part of the op interface. */
 #ifndef SC_CPU_UTIL_H
 #define SC_CPU_UTIL_H
 
@@ -151,6 +151,15 @@ CPU_INLINE float cpu_silu(float x)
     return x < -80.0f ? 0.0f : y;
 }
 
+/* Quick GELU x / (1 + e^(-1.702 x)) (transformers' QuickGELUActivation); 0 below x = -47 where
+ * |y| < 1e-33. */
+CPU_INLINE float cpu_quick_gelu(float x)
+{
+    const float xs = x < -47.0f ? -47.0f : x;
+    const float y = xs / (1.0f + cpu_exp(-1.702f * xs));
+    return x < -47.0f ? 0.0f : y;
+}
+
 /* dst[i] = (ACC ? dst[i] : 0) + alpha * f(acc[i]), one loop per combination so each is a plain
  * vectorizable loop. */
 #define CPU_EPILOGUE_LOOP(f)                              \
@@ -173,6 +182,8 @@ CPU_INLINE void cpu_epilogue_body(float *dst, const float *acc, int64_t n, sc_ep
         CPU_EPILOGUE_LOOP(cpu_gelu);
     else if (ep.act == SC_ACT_SILU)
         CPU_EPILOGUE_LOOP(cpu_silu);
+    else if (ep.act == SC_ACT_QUICK_GELU)
+        CPU_EPILOGUE_LOOP(cpu_quick_gelu);
     else if (ep.accumulate || ep.alpha != 1.0f)
         CPU_EPILOGUE_LOOP(CPU_IDENTITY);
     else if (dst != acc)

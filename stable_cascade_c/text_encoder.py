@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from . import _C
+from .devices import resolve_device
 
 # transformers' CLIPTextConfig defaults (v5), used for keys a config.json leaves out.
 CONFIG_DEFAULTS: Dict[str, Any] = {
@@ -28,15 +29,6 @@ CONFIG_DEFAULTS: Dict[str, Any] = {
     "layer_norm_eps": 1e-5,
     "eos_token_id": 49407,
 }
-
-
-def _resolve_device(device: str) -> str:
-    """"cpu" and "auto" run on the CPU; this build has no GPU backend yet."""
-    if device in ("cpu", "auto"):
-        return "cpu"
-    if isinstance(device, str) and device.split(":")[0] == "cuda":
-        raise RuntimeError("device %r: this build of stable_cascade_c has no CUDA backend yet; use device='cpu'" % device)
-    raise ValueError("device must be 'cpu', 'cuda' or 'auto', got %r" % (device,))
 
 
 def load_config(folder: str) -> Dict[str, Any]:
@@ -101,12 +93,14 @@ class CLIPTextModelWithProjection:
         Raises FileNotFoundError for a missing folder/file, ValueError naming file and tensor for
         missing, mis-shaped or unexpected tensors, RuntimeError for device="cuda" in this build.
         """
-        device = _resolve_device(device)
+        # resolve_device validates the name and rejects "cuda" until the CUDA backend exists; the
+        # model runs on the CPU backend, also for "auto".
+        resolve_device(device)
         folder = os.fspath(folder)
         if not os.path.isdir(folder):
             raise FileNotFoundError("CLIP text encoder folder not found: %s" % folder)
         config = load_config(folder)
-        return cls(_C.ClipTextModel(folder, variant, config), config, device)
+        return cls(_C.ClipTextModel(folder, variant, config), config, "cpu")
 
     @staticmethod
     def expected_keys(config: Dict[str, Any]) -> List[Tuple[str, Tuple[int, ...]]]:

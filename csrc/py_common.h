@@ -33,5 +33,7 @@ int sc_py_npy_type(sc_dtype dt);
 /* Each binding file registers its functions/types on the module. */
 int sc_py_init_core(PyObject *m);
 int sc_py_init_ops(PyObject *m);
+int sc_py_init_json(PyObject *m);
+int sc_py_init_safetensors(PyObject *m);
 
 #endif

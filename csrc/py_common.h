@@ -35,5 +35,6 @@ int sc_py_init_core(PyObject *m);
 int sc_py_init_ops(PyObject *m);
 int sc_py_init_json(PyObject *m);
 int sc_py_init_safetensors(PyObject *m);
+int sc_py_init_tokenizer(PyObject *m);
 
 #endif

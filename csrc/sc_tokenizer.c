@@ -346,7 +346,19 @@ static void assign_added_ids(const sc_tokenizer *t, const sc_tokenizer_spec *spe
     *vocab_size = end;
 }
 
-/* Add token i to its matching set (the first token with a given content wins). */
+/* Is added token i listed again later? Adding a token twice keeps the id and takes the later
+ * flags, as tokenizers' AddedVocabulary does. */
+static int listed_again(const sc_tokenizer_spec *spec, size_t i)
+{
+    const sc_str *c = &spec->added[i].content;
+    for (size_t k = i + 1; k < spec->n_added; k++)
+        if (spec->added[k].content.len == c->len && memcmp(spec->added[k].content.s, c->s, c->len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Add a token to the set it is matched in (of two with the same matched text, the first wins,
+ * like the reference's Aho-Corasick automaton). */
 static sc_status add_to_set(sc_tokenizer *t, const sc_added_token *a, uint32_t id, workspace *ws)
 {
     added_set *set = a->normalized ? &t->normalised : &t->raw;
@@ -400,7 +412,8 @@ static sc_status build(sc_tokenizer *t, const sc_tokenizer_spec *spec, int64_t *
                          spec->unk, &t->bpe));
     assign_added_ids(t, spec, added_ids, &t->vocab_size);
     for (size_t i = 0; i < spec->n_added; i++)
-        SC_TRY(add_to_set(t, &spec->added[i], (uint32_t)added_ids[i], ws));
+        if (!listed_again(spec, i))
+            SC_TRY(add_to_set(t, &spec->added[i], (uint32_t)added_ids[i], ws));
     SC_TRY(named_id(t, spec, added_ids, "bos", spec->bos, &t->bos_id));
     SC_TRY(named_id(t, spec, added_ids, "eos", spec->eos, &t->eos_id));
     SC_TRY(named_id(t, spec, added_ids, "pad", spec->pad, &t->pad_id));

@@ -39,8 +39,8 @@ typedef struct {
     const sc_bpe_merge *merges;
     size_t n_merges;
     const char *vocab_what, *merges_what; /* file names for error messages */
-    const sc_added_token *added;
-    size_t n_added;
+    const sc_added_token *added; /* in the order they are added: a content listed again keeps */
+    size_t n_added;              /* its first id and takes the later flags */
     const char *bos, *eos, *unk, *pad; /* token strings (unk may be NULL) */
     size_t model_max_length;
     int pad_left, truncate_left; /* padding_side / truncation_side "left" */

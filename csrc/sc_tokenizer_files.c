@@ -388,9 +388,12 @@ static sc_status read_configs(loader *L)
     return L->json_doc ? read_json_added_tokens(L) : SC_OK;
 }
 
-/* Named tokens that are not added tokens yet become added tokens (bos, eos, unk, pad order). */
+/* Named tokens that are not listed added tokens become added tokens, in the order bos, eos,
+ * unk, pad; one named twice with different flags takes the later flags (transformers adds
+ * them one by one). */
 static sc_status add_named(loader *L)
 {
+    size_t listed = L->n_added;
     for (int k = 0; k < 4; k++) {
         if (!L->named[k]) {
             if (k != UNK)
@@ -400,7 +403,7 @@ static sc_status add_named(loader *L)
         }
         size_t len = strlen(L->named[k]);
         int known = 0;
-        for (size_t i = 0; i < L->n_added && !known; i++)
+        for (size_t i = 0; i < listed && !known; i++)
             known = L->added[i].content.len == len && memcmp(L->added[i].content.s, L->named[k], len) == 0;
         if (!known)
             SC_TRY(add_token(L, L->named[k], len, L->named_obj[k], L->named_obj[k] ? L->named_special_default[k] : 1, -1,

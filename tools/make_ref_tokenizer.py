@@ -286,18 +286,34 @@ class SlowCLIP:
         return ids + [49407] * (MAX_LENGTH - len(ids))
 
 
+CURLY = {0x2018: "'", 0x2019: "'", 0x201A: "'", 0x201B: "'", 0x201C: '"', 0x201D: '"', 0x201E: '"', 0x201F: '"'}
+
+
+def slow_cause(p):
+    fixed = ftfy.fix_text(p)
+    if fixed == p:
+        return "ftfy leaves the text: Python's lowercase (final sigma) or Unicode data"
+    if fixed == p.translate(CURLY):
+        return "ftfy straightens curly quotes"
+    return "other ftfy fixes (control/format characters, NFC, mojibake, ...)"
+
+
 def slow_differences(prompts, fast_ids):
     slow = SlowCLIP(CLIP_DIR)
-    diffs = []
+    diffs, causes = [], {}
     for p, ids in zip(prompts, fast_ids):
         row = slow.row(p)
         if row != ids:
             diffs.append(p)
-    examples = []
-    for p in [q for q in diffs if len(q) < 40][:25]:
+            causes[slow_cause(p)] = causes.get(slow_cause(p), 0) + 1
+    examples, seen = [], {}
+    for p in [q for q in diffs if len(q) < 40]:
+        if seen.setdefault(slow_cause(p), 0) >= 8:
+            continue
+        seen[slow_cause(p)] += 1
         examples.append({"prompt": p, "fast": strip_pad(fast_ids[prompts.index(p)]), "slow": strip_pad(slow.row(p)),
                          "ftfy": ftfy.fix_text(p)})
-    return {"count": len(diffs), "of": len(prompts), "examples": examples}
+    return {"count": len(diffs), "of": len(prompts), "causes": causes, "examples": examples}
 
 
 def strip_pad(ids):
@@ -372,7 +388,7 @@ def main():
         print("tokenizer.json-only folders: identical to the main folder")
 
     slow = slow_differences(prompts, ids)
-    print(f"slow tokenizer differs on {slow['count']} of {len(prompts)} prompts")
+    print(f"slow tokenizer differs on {slow['count']} of {len(prompts)} prompts: {slow['causes']}")
     corpus = {
         "reference": {"transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
                       "class": f"{type(tok).__module__}.{type(tok).__name__}"},

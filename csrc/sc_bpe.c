@@ -9,7 +9,7 @@
 #include "sc_unicode.h"
 
 #define CACHE_MAX_WORD 64          /* longer words are encoded every time (and are rare) */
-#define CACHE_MAX_ENTRIES 200000   /* then the memo stops growing (a few MB at most) */
+#define CACHE_MAX_ENTRIES 50000    /* then the memo stops growing (about 6 MB at most) */
 #define CACHE_BLOCK_BYTES (1u << 16)
 #define MAX_ID 0x7fffffffu
 #define NO_MERGE UINT64_MAX        /* empty slot; no pair of ids <= MAX_ID packs to this */
@@ -142,16 +142,17 @@ static sc_status load_vocab(sc_bpe *b, const sc_bpe_token *vocab, size_t n, cons
     return SC_OK;
 }
 
-static sc_status merge_error(const sc_bpe_merge *m, const char *what, const char *problem, sc_str tok)
+static sc_status merge_error(const sc_bpe_merge *m, const sc_bpe_source *src, const char *problem, sc_str tok)
 {
-    return sc_set_error(SC_ERR_VALUE, "%s: merge %zu ('%.*s %.*s'): %s '%.*s' is not in the vocabulary", what,
-                        m->where, (int)(m->left.len < 60 ? m->left.len : 60), m->left.s,
+    return sc_set_error(SC_ERR_VALUE, "%s: %s %zu ('%.*s %.*s'): %s '%.*s' is not in the vocabulary", src->merges,
+                        src->merge_where, m->where, (int)(m->left.len < 60 ? m->left.len : 60), m->left.s,
                         (int)(m->right.len < 60 ? m->right.len : 60), m->right.s, problem,
                         (int)(tok.len < 60 ? tok.len : 60), tok.s);
 }
 
-static sc_status load_merges(sc_bpe *b, const sc_bpe_merge *merges, size_t n, const char *what)
+static sc_status load_merges(sc_bpe *b, const sc_bpe_merge *merges, size_t n, const sc_bpe_source *src)
 {
+    const char *what = src->merges;
     size_t cap = 16;
     while (cap < 2 * n + 2)
         cap *= 2;
@@ -166,9 +167,9 @@ static sc_status load_merges(sc_bpe *b, const sc_bpe_merge *merges, size_t n, co
         const sc_bpe_merge *m = &merges[r];
         int64_t left = lookup(b, m->left.s, m->left.len), right = lookup(b, m->right.s, m->right.len);
         if (left < 0)
-            return merge_error(m, what, "left part", m->left);
+            return merge_error(m, src, "left part", m->left);
         if (right < 0)
-            return merge_error(m, what, "right part", m->right);
+            return merge_error(m, src, "right part", m->right);
         size_t jl = m->left.len + m->right.len;
         char *buf = jl <= sizeof joined ? joined : malloc(jl);
         if (!buf)
@@ -176,7 +177,7 @@ static sc_status load_merges(sc_bpe *b, const sc_bpe_merge *merges, size_t n, co
         memcpy(buf, m->left.s, m->left.len);
         memcpy(buf + m->left.len, m->right.s, m->right.len);
         int64_t merged = lookup(b, buf, jl);
-        sc_status s = merged < 0 ? merge_error(m, what, "merged token", (sc_str){buf, jl}) : SC_OK;
+        sc_status s = merged < 0 ? merge_error(m, src, "merged token", (sc_str){buf, jl}) : SC_OK;
         if (buf != joined)
             free(buf);
         SC_TRY(s);
@@ -201,7 +202,7 @@ static void map_bytes(sc_bpe *b)
 }
 
 sc_status sc_bpe_create(const sc_bpe_token *vocab, size_t n_vocab, const sc_bpe_merge *merges, size_t n_merges,
-                        const char *vocab_what, const char *merges_what, const char *unk, sc_bpe **out)
+                        const sc_bpe_source *src, const char *unk, sc_bpe **out)
 {
     sc_bpe *b = calloc(1, sizeof *b);
     if (!b)
@@ -210,9 +211,9 @@ sc_status sc_bpe_create(const sc_bpe_token *vocab, size_t n_vocab, const sc_bpe_
         free(b);
         return sc_set_error(SC_ERR_NOMEM, "cannot create a mutex for the BPE memo");
     }
-    sc_status s = load_vocab(b, vocab, n_vocab, vocab_what);
+    sc_status s = load_vocab(b, vocab, n_vocab, src->vocab);
     if (s == SC_OK)
-        s = load_merges(b, merges, n_merges, merges_what);
+        s = load_merges(b, merges, n_merges, src);
     if (s == SC_OK)
         s = sc_strmap_init(&b->cache, 1024);
     if (s != SC_OK) {

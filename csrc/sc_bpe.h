@@ -37,8 +37,8 @@ typedef struct {
     uint32_t id;
 } sc_bpe_token;
 
-/* A merge rule "left right"; its rank is its index in the array. `where` (a line number or an
- * index) only labels error messages. */
+/* A merge rule "left right"; its rank is its index in the array. `where` (the line number in
+ * merges.txt, the index in tokenizer.json) only labels error messages. */
 typedef struct {
     sc_str left, right;
     size_t where;
@@ -46,13 +46,18 @@ typedef struct {
 
 typedef struct sc_bpe sc_bpe;
 
+/* Where the vocabulary and merges come from, for error messages: file names, and what a
+ * merge's `where` counts ("line" or "merges index"). */
+typedef struct {
+    const char *vocab, *merges, *merge_where;
+} sc_bpe_source;
+
 /* Build the model. Token strings are copied. A repeated token, an id above 2^31-1, or a merge
- * whose parts or concatenation are not tokens is an SC_ERR_VALUE naming `vocab_what` or
- * `merges_what` (and the merge's `where`); a pair listed twice keeps its last rank, as the
- * reference does. `unk` (may be NULL) names the unknown token, used for bytes whose symbol is
- * not in the vocabulary. */
+ * whose parts or concatenation are not tokens is an SC_ERR_VALUE naming the file (and the
+ * merge's `where`); a pair listed twice keeps its last rank, as the reference does. `unk` (may
+ * be NULL) names the unknown token, used for bytes whose symbol is not in the vocabulary. */
 sc_status sc_bpe_create(const sc_bpe_token *vocab, size_t n_vocab, const sc_bpe_merge *merges, size_t n_merges,
-                        const char *vocab_what, const char *merges_what, const char *unk, sc_bpe **out);
+                        const sc_bpe_source *src, const char *unk, sc_bpe **out);
 void sc_bpe_free(sc_bpe *b);
 
 /* 1 and *id when `token` is in the vocabulary, else 0. */

@@ -401,15 +401,14 @@ static sc_status named_id(const sc_tokenizer *t, const sc_tokenizer_spec *spec, 
 {
     int64_t v = find_id(t, spec, added_ids, tok);
     if (v < 0)
-        return sc_set_error(SC_ERR_VALUE, "%s token '%s' is neither in %s nor an added token", role, tok, spec->vocab_what);
+        return sc_set_error(SC_ERR_VALUE, "%s token '%s' is neither in %s nor an added token", role, tok, spec->source.vocab);
     *id = (uint32_t)v;
     return SC_OK;
 }
 
 static sc_status build(sc_tokenizer *t, const sc_tokenizer_spec *spec, int64_t *added_ids, workspace *ws)
 {
-    SC_TRY(sc_bpe_create(spec->vocab, spec->n_vocab, spec->merges, spec->n_merges, spec->vocab_what, spec->merges_what,
-                         spec->unk, &t->bpe));
+    SC_TRY(sc_bpe_create(spec->vocab, spec->n_vocab, spec->merges, spec->n_merges, &spec->source, spec->unk, &t->bpe));
     assign_added_ids(t, spec, added_ids, &t->vocab_size);
     for (size_t i = 0; i < spec->n_added; i++)
         if (!listed_again(spec, i))

@@ -38,7 +38,7 @@ typedef struct {
     size_t n_vocab;
     const sc_bpe_merge *merges;
     size_t n_merges;
-    const char *vocab_what, *merges_what; /* file names for error messages */
+    sc_bpe_source source; /* file names for error messages */
     const sc_added_token *added; /* in the order they are added: a content listed again keeps */
     size_t n_added;              /* its first id and takes the later flags */
     const char *bos, *eos, *unk, *pad; /* token strings (unk may be NULL) */

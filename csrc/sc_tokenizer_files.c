@@ -77,7 +77,7 @@ typedef struct {
     size_t n_merges;
     sc_added_token *added;
     size_t n_added, cap_added;
-    const char *what_vocab, *what_merges;
+    sc_bpe_source source;
     /* named tokens: content, and the object describing them (NULL for a plain string) */
     const char *named[4];
     const sc_json *named_obj[4];
@@ -139,7 +139,7 @@ static sc_status read_vocab_object(loader *L, const sc_json *obj, const char *wh
         L->vocab[i] = (sc_bpe_token){{obj->keys[i], obj->key_lens[i]}, (uint32_t)id};
     }
     L->n_vocab = obj->len;
-    L->what_vocab = what;
+    L->source.vocab = what;
     return SC_OK;
 }
 
@@ -183,7 +183,8 @@ static sc_status read_merges_txt(loader *L)
         }
         p = nl ? nl + 1 : end;
     }
-    L->what_merges = f->path;
+    L->source.merges = f->path;
+    L->source.merge_where = "line";
     return SC_OK;
 }
 
@@ -223,7 +224,8 @@ static sc_status read_tokenizer_json(loader *L)
         dst->where = i;
     }
     L->n_merges = merges->len;
-    L->what_merges = what;
+    L->source.merges = what;
+    L->source.merge_where = "model.merges index";
     return SC_OK;
 }
 
@@ -444,7 +446,7 @@ sc_status sc_tokenizer_load(const char *folder, sc_tokenizer **out)
     sc_status s = read_folder(&L);
     if (s == SC_OK) {
         sc_tokenizer_spec spec = {
-            L.vocab, L.n_vocab, L.merges, L.n_merges, L.what_vocab, L.what_merges, L.added, L.n_added,
+            L.vocab, L.n_vocab, L.merges, L.n_merges, L.source, L.added, L.n_added,
             L.named[BOS], L.named[EOS], L.named[UNK], L.named[PAD], L.model_max_length, L.pad_left, L.truncate_left,
         };
         s = sc_tokenizer_create(&spec, out);

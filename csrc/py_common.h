@@ -38,5 +38,6 @@ int sc_py_init_safetensors(PyObject *m);
 int sc_py_init_rng(PyObject *m);
 int sc_py_init_scheduler(PyObject *m);
 int sc_py_init_tokenizer(PyObject *m);
+int sc_py_init_gemm(PyObject *m);
 
 #endif

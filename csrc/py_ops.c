@@ -21,7 +21,7 @@ typedef enum {
     P_INT,
     P_FLOAT,
     P_BOOL,
-    P_ACT,  /* "none" | "gelu" | "silu" */
+    P_ACT,  /* "none" | "gelu" | "silu" | "quick_gelu" */
     P_PAD,  /* "zeros" | "replicate" */
     P_SIZE, /* (h, w): two scalar slots */
 } param_kind;
@@ -247,8 +247,8 @@ static sc_status call_embedding(sc_backend *be, sc_tensor *o, const op_args *a)
 #define OPT(n, k, d) {n, k, 0, d}
 #define EPILOGUE_PARAMS OPT("act", P_ACT, SC_ACT_NONE), OPT("alpha", P_FLOAT, 1), OPT("accumulate", P_BOOL, 0)
 #define EPILOGUE_DOC                                                                                           \
-    " act ('none'|'gelu'|'silu'), alpha and accumulate give the epilogue out = (accumulate ? out : 0) + "   \
-    "alpha * act(op + bias); accumulate needs out=."
+    " act ('none'|'gelu'|'silu'|'quick_gelu'), alpha and accumulate give the epilogue "                        \
+    "out = (accumulate ? out : 0) + alpha * act(op + bias); accumulate needs out=."
 
 static const op_def ops[] = {
     {"op_linear", "op_linear(x, w, bias=None, act='none', alpha=1.0, accumulate=False, out=None)\n--\n\n"
@@ -282,7 +282,7 @@ static const op_def ops[] = {
     {"op_grn", "op_grn(x, gamma, beta, eps=1e-6, out=None)\n--\n\nGlobalResponseNorm on x [B,H,W,C].",
      {REQ("x", P_TENSOR), REQ("gamma", P_TENSOR), REQ("beta", P_TENSOR), OPT("eps", P_FLOAT, 1e-6)}, -1,
      shape_first, call_grn},
-    {"op_activation", "op_activation(x, act, out=None)\n--\n\nact: 'none', 'gelu' (exact) or 'silu'.",
+    {"op_activation", "op_activation(x, act, out=None)\n--\n\nact: 'none', 'gelu' (exact), 'silu' or 'quick_gelu'.",
      {REQ("x", P_TENSOR), REQ("act", P_ACT)}, -1, shape_first, call_activation},
     {"op_add", "op_add(a, b, out=None)\n--\n\na + b (same shapes).", {REQ("a", P_TENSOR), REQ("b", P_TENSOR)}, -1,
      shape_first, call_add},
@@ -358,7 +358,7 @@ static sc_tensor *wrap_out_array(PyObject *obj, const char *what)
 /* Fill `a` from the Python arguments; returns the out= object (borrowed, may be NULL) via *out_obj. */
 static int parse_args(const op_def *op, PyObject *args, PyObject *kwargs, op_args *a, PyObject **out_obj)
 {
-    static const char *const acts[] = {"none", "gelu", "silu", NULL};
+    static const char *const acts[] = {"none", "gelu", "silu", "quick_gelu", NULL}; /* sc_act order */
     static const char *const pads[] = {"zeros", "replicate", NULL};
     const Py_ssize_t nargs = PyTuple_GET_SIZE(args);
     Py_ssize_t used_kw = 0, i = 0;

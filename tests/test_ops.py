@@ -54,7 +54,14 @@ def silu(x):
     return x / (1.0 + np.exp(-x))
 
 
-ACTS = {"none": lambda x: x, "gelu": gelu, "silu": silu}
+def quick_gelu(x):
+    """x sigmoid(1.702 x) with the product 1.702 x rounded to float32, as torch computes it: in the
+    negative tail exp amplifies that rounding beyond 1e-6 relative, for torch and us alike."""
+    z = (np.float32(1.702) * np.asarray(x, np.float32)).astype(np.float64)
+    return x / (1.0 + np.exp(-z))
+
+
+ACTS = {"none": lambda x: x, "gelu": gelu, "silu": silu, "quick_gelu": quick_gelu}
 
 
 def epilogue(y, act="none", alpha=1.0, acc=None):
@@ -193,7 +200,7 @@ def pixel_shuffle_ref(x, r):
 
 
 @pytest.mark.parametrize("shape,n", [((3, 5, 7), 11), ((1, 1), 1), ((13, 64), 17), ((2, 3, 4, 33), 8)])
-@pytest.mark.parametrize("act", ["none", "gelu", "silu"])
+@pytest.mark.parametrize("act", ["none", "gelu", "silu", "quick_gelu"])
 def test_linear(rng, shape, n, act):
     x = f32(rng.standard_normal(shape))
     w = f32(rng.standard_normal((n, shape[-1])))
@@ -367,7 +374,7 @@ def test_grn(rng, shape):
 # ---- elementwise ----
 
 
-@pytest.mark.parametrize("act", ["none", "gelu", "silu"])
+@pytest.mark.parametrize("act", ["none", "gelu", "silu", "quick_gelu"])
 def test_activation(rng, act):
     x = f32(rng.standard_normal((3, 1001)) * 4)
     assert_close(_C.op_activation(x, act), ACTS[act](x.astype(np.float64)))
@@ -376,7 +383,7 @@ def test_activation(rng, act):
     assert_close(x, ref)
 
 
-@pytest.mark.parametrize("act", ["gelu", "silu"])
+@pytest.mark.parametrize("act", ["gelu", "silu", "quick_gelu"])
 def test_activation_relative_accuracy(act):
     """Every element within a few ulp of the exact value, tails included."""
     x = f32(np.concatenate([np.linspace(-13, 13, 20001), [0.0, -0.0, 1e-30, -1e-30, 30.0, 100.0]]))

@@ -8,9 +8,7 @@
  * they compute a best-effort shape and leave argument validation to the op itself. */
 #include "py_common.h"
 
-#include <math.h>
-
-#include "sc_ops.h"
+#include "cpu_kernels.h"
 
 typedef enum {
     P_TENSOR,     /* float32 array */
@@ -520,10 +518,39 @@ done:
     return result;
 }
 
+static PyObject *py_set_ops_isa(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    const char *name = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
+    if (!name)
+        return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_TypeError, "the ISA name must be a string");
+    sc_status s = sc_cpu_ops_set_isa(name);
+    if (s != SC_OK)
+        return sc_py_raise(s);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_get_ops_isa(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return PyUnicode_FromString(sc_cpu_ops_isa());
+}
+
+static PyMethodDef isa_methods[] = {
+    {"set_ops_isa", py_set_ops_isa, METH_O,
+     "Cap the ISA of the CPU op kernels: 'baseline', 'avx2', 'avx512' or 'auto' (tests). The GEMM has "
+     "its own switch."},
+    {"get_ops_isa", py_get_ops_isa, METH_NOARGS, "ISA of the CPU op kernels in use."},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyMethodDef op_methods[N_OPS];
 
 int sc_py_init_ops(PyObject *m)
 {
+    if (PyModule_AddFunctions(m, isa_methods) < 0)
+        return -1;
     PyObject *modname = PyModule_GetNameObject(m);
     if (!modname)
         return -1;

@@ -27,6 +27,9 @@ sc_status sc_cpu_gemm_set_kernel(const char *name);
  * unknown name or an ISA this CPU lacks). Tests use it to run every variant. */
 const char *sc_cpu_ops_isa(void);
 sc_status sc_cpu_ops_set_isa(const char *name);
+/* Buffers the CPU ops' scratch pool has allocated or grown so far (tests use it to prove that
+ * repeating a pass allocates nothing). */
+size_t sc_cpu_scratch_allocations(void);
 
 float sc_gelu_exact(float x);
 float sc_silu(float x);

@@ -69,6 +69,9 @@ sc_status cpu_check_epilogue(sc_epilogue ep, const char *op)
 
 static pthread_mutex_t g_scratch_lock = PTHREAD_MUTEX_INITIALIZER;
 static cpu_scratch *g_scratch_free; /* buffers not in use */
+static atomic_size_t g_scratch_allocations;
+
+size_t sc_cpu_scratch_allocations(void) { return atomic_load(&g_scratch_allocations); }
 
 sc_status cpu_scratch_acquire(size_t bytes, cpu_scratch **out)
 {
@@ -106,6 +109,7 @@ sc_status cpu_scratch_acquire(size_t bytes, cpu_scratch **out)
         free(s->data);
         s->data = data;
         s->capacity = cap;
+        atomic_fetch_add(&g_scratch_allocations, 1);
     }
     *out = s;
     return SC_OK;

@@ -537,11 +537,20 @@ static PyObject *py_get_ops_isa(PyObject *self, PyObject *args)
     return PyUnicode_FromString(sc_cpu_ops_isa());
 }
 
-static PyMethodDef isa_methods[] = {
+static PyObject *py_scratch_allocations(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return PyLong_FromSize_t(sc_cpu_scratch_allocations());
+}
+
+static PyMethodDef extra_methods[] = {
     {"set_ops_isa", py_set_ops_isa, METH_O,
      "Cap the ISA of the CPU op kernels: 'baseline', 'avx2', 'avx512' or 'auto' (tests). The GEMM has "
      "its own switch."},
     {"get_ops_isa", py_get_ops_isa, METH_NOARGS, "ISA of the CPU op kernels in use."},
+    {"ops_scratch_allocations", py_scratch_allocations, METH_NOARGS,
+     "Buffers the CPU ops' scratch pool has allocated or grown so far."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -549,7 +558,7 @@ static PyMethodDef op_methods[N_OPS];
 
 int sc_py_init_ops(PyObject *m)
 {
-    if (PyModule_AddFunctions(m, isa_methods) < 0)
+    if (PyModule_AddFunctions(m, extra_methods) < 0)
         return -1;
     PyObject *modname = PyModule_GetNameObject(m);
     if (!modname)

@@ -574,6 +574,19 @@ def test_thread_count_does_not_change_results(rng):
         assert np.array_equal(results[1][name], results[2][name]), name
 
 
+def test_scratch_steady_state_allocates_nothing(rng):
+    """A second identical pass over the ops that use scratch memory allocates no buffer."""
+    ops = _all_ops(rng)
+    names = ["conv2d", "conv_t", "depthwise", "grn", "attention"]
+    for name in names:
+        ops[name]()
+    before = _C.ops_scratch_allocations()
+    assert before > 0  # the counter sees the pool grow
+    for name in names:
+        ops[name]()
+    assert _C.ops_scratch_allocations() == before
+
+
 # ---- argument validation ----
 
 _x4 = np.zeros((1, 4, 4, 3), np.float32)

@@ -518,22 +518,17 @@ done:
     return result;
 }
 
-static PyObject *py_set_ops_isa(PyObject *self, PyObject *arg)
+static PyObject *py_ops_isa(PyObject *self, PyObject *args)
 {
     (void)self;
-    const char *name = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
-    if (!name)
-        return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_TypeError, "the ISA name must be a string");
-    sc_status s = sc_cpu_ops_set_isa(name);
-    if (s != SC_OK)
-        return sc_py_raise(s);
-    Py_RETURN_NONE;
-}
-
-static PyObject *py_get_ops_isa(PyObject *self, PyObject *args)
-{
-    (void)self;
-    (void)args;
+    const char *name = NULL;
+    if (!PyArg_ParseTuple(args, "|z:_ops_isa", &name))
+        return NULL;
+    if (name) {
+        sc_status s = sc_cpu_ops_set_isa(name);
+        if (s != SC_OK)
+            return sc_py_raise(s);
+    }
     return PyUnicode_FromString(sc_cpu_ops_isa());
 }
 
@@ -545,11 +540,11 @@ static PyObject *py_scratch_allocations(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef extra_methods[] = {
-    {"set_ops_isa", py_set_ops_isa, METH_O,
-     "Cap the ISA of the CPU op kernels: 'baseline', 'avx2', 'avx512' or 'auto' (tests). The GEMM has "
-     "its own switch."},
-    {"get_ops_isa", py_get_ops_isa, METH_NOARGS, "ISA of the CPU op kernels in use."},
-    {"ops_scratch_allocations", py_scratch_allocations, METH_NOARGS,
+    {"_ops_isa", py_ops_isa, METH_VARARGS,
+     "_ops_isa(name=None) -> str\n\nISA of the multiversioned CPU op kernels in use; with a name "
+     "('auto', 'baseline', 'avx2', 'avx512') cap it first (ValueError if this CPU lacks it). The GEMM "
+     "has its own switch, _gemm_kernel."},
+    {"_ops_scratch_allocations", py_scratch_allocations, METH_NOARGS,
      "Buffers the CPU ops' scratch pool has allocated or grown so far."},
     {NULL, NULL, 0, NULL},
 };

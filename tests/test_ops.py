@@ -30,20 +30,20 @@ def _supported_isas():
     isas = []
     for name in ("baseline", "avx2", "avx512"):
         try:
-            _C.set_ops_isa(name)
+            _C._ops_isa(name)
             isas.append(name)
         except ValueError:
             pass
-    _C.set_ops_isa("auto")
+    _C._ops_isa("auto")
     return isas
 
 
 @pytest.fixture(params=_supported_isas())
 def isa(request):
     """Runs a test once per kernel variant (baseline / AVX2 / AVX-512) this CPU supports."""
-    _C.set_ops_isa(request.param)
+    _C._ops_isa(request.param)
     yield request.param
-    _C.set_ops_isa("auto")
+    _C._ops_isa("auto")
 
 
 def f32(a):
@@ -580,11 +580,11 @@ def test_scratch_steady_state_allocates_nothing(rng):
     names = ["conv2d", "conv_t", "depthwise", "grn", "attention"]
     for name in names:
         ops[name]()
-    before = _C.ops_scratch_allocations()
+    before = _C._ops_scratch_allocations()
     assert before > 0  # the counter sees the pool grow
     for name in names:
         ops[name]()
-    assert _C.ops_scratch_allocations() == before
+    assert _C._ops_scratch_allocations() == before
 
 
 # ---- argument validation ----
@@ -649,13 +649,13 @@ def test_embedding_error_leaves_out_untouched():
 
 
 def test_ops_isa_switch():
-    assert _C.get_ops_isa() in _supported_isas()
+    assert _C._ops_isa() in _supported_isas()
     with pytest.raises(ValueError):
-        _C.set_ops_isa("neon")
-    _C.set_ops_isa("baseline")
-    assert _C.get_ops_isa() == "baseline"
-    _C.set_ops_isa("auto")
-    assert _C.get_ops_isa() == _supported_isas()[-1]
+        _C._ops_isa("neon")
+    _C._ops_isa("baseline")
+    assert _C._ops_isa() == "baseline"
+    _C._ops_isa("auto")
+    assert _C._ops_isa() == _supported_isas()[-1]
 
 
 def test_binding_argument_errors():

@@ -20,6 +20,12 @@ static sc_status check_same(const char *op, const sc_tensor *out, const sc_tenso
 /* Elements per parallel chunk of the activation op. */
 #define ACT_CHUNK 4096
 
+CPU_INLINE void act_chunk_body(float *dst, const float *x, int64_t n, sc_epilogue ep)
+{
+    cpu_epilogue_body(dst, x, n, ep);
+}
+CPU_MULTIVERSION(act_chunk, (float *dst, const float *x, int64_t n, sc_epilogue ep), (dst, x, n, ep))
+
 sc_status cpu_activation(sc_backend *be, sc_tensor *out, const sc_tensor *x, sc_act act)
 {
     (void)be;
@@ -29,10 +35,11 @@ sc_status cpu_activation(sc_backend *be, sc_tensor *out, const sc_tensor *x, sc_
     const float *xp = x->data;
     float *o = out->data;
     const int64_t n = sc_tensor_numel(out), chunks = (n + ACT_CHUNK - 1) / ACT_CHUNK;
+    __typeof__(&act_chunk_generic) run = CPU_PICK(act_chunk);
 #pragma omp parallel for num_threads(cpu_threads_for(chunks, ACT_CHUNK * 16)) schedule(static)
     for (int64_t c = 0; c < chunks; c++) {
         const int64_t i0 = c * ACT_CHUNK, len = n - i0 < ACT_CHUNK ? n - i0 : ACT_CHUNK;
-        cpu_epilogue_store(o + i0, xp + i0, len, ep);
+        run(o + i0, xp + i0, len, ep);
     }
     return SC_OK;
 }

@@ -31,16 +31,16 @@ typedef struct {
     sc_epilogue ep;
 } conv_job;
 
-/* Grid rows per band: the gathered patches of a band take about this many floats. */
 #define CONV_BAND_FLOATS ((int64_t)1 << 21)
 
 static int64_t conv_taps_k(const conv_job *j) { return j->ay.taps * j->ax.taps * j->Ci; }
 static int64_t conv_grid_rows(const conv_job *j) { return j->B * j->ay.grid * j->ax.grid; }
 
+/* Grid rows per band: a band's patches and (strided) outputs take about CONV_BAND_FLOATS. */
 static int64_t conv_band_rows(const conv_job *j)
 {
-    const int64_t K = conv_taps_k(j), G = conv_grid_rows(j);
-    int64_t band = K > 0 ? CONV_BAND_FLOATS / K : G;
+    const int64_t G = conv_grid_rows(j);
+    int64_t band = CONV_BAND_FLOATS / (conv_taps_k(j) + j->Co);
     band = band < 64 ? 64 : band;
     return band < G ? band : G;
 }
@@ -88,29 +88,20 @@ static float *grid_out(const conv_job *j, int64_t g)
 }
 
 /* Floats of scratch run_gathered_conv needs: a patch band unless the patches are the input
- * rows themselves, an output band unless the output rows are contiguous, a bias row if K = 0. */
+ * rows themselves, an output band unless the output rows are contiguous. */
 static int64_t conv_scratch_floats(const conv_job *j)
 {
-    if (conv_taps_k(j) == 0)
-        return j->Co;
     const int64_t band = conv_band_rows(j);
     return (gather_is_identity(j) ? 0 : band * conv_taps_k(j)) + (conv_out_is_contiguous(j) ? 0 : band * j->Co);
 }
 
-/* Runs one gathered convolution in `scratch` (conv_scratch_floats(j) floats). */
-static void run_gathered_conv(const conv_job *j, float *scratch)
+/* Runs one gathered convolution in `scratch` (conv_scratch_floats(j) floats). A phase that no
+ * kernel tap reaches (K = 0) is the epilogue of the bias alone, which the GEMM handles. */
+static sc_status run_gathered_conv(const conv_job *j, float *scratch)
 {
     const int64_t Co = j->Co, K = conv_taps_k(j), G = conv_grid_rows(j);
     if (G == 0 || Co == 0)
-        return;
-    if (K == 0) { /* a phase that no kernel tap reaches: bias only */
-        float *bias_row = scratch;
-        for (int64_t c = 0; c < Co; c++)
-            bias_row[c] = j->bias ? j->bias[c] : 0.0f;
-        for (int64_t g = 0; g < G; g++)
-            cpu_epilogue_store(grid_out(j, g), bias_row, Co, j->ep);
-        return;
-    }
+        return SC_OK;
     const int identity = gather_is_identity(j), contiguous = conv_out_is_contiguous(j);
     const int64_t band = conv_band_rows(j);
     float *col = scratch;
@@ -127,10 +118,10 @@ static void run_gathered_conv(const conv_job *j, float *scratch)
             A = col;
         }
         if (contiguous) {
-            sc_cpu_gemm_nt(rows, Co, K, A, K, j->w, K, j->out + r0 * Co, Co, j->bias, j->ep);
+            SC_TRY(sc_cpu_gemm_nt(rows, Co, K, A, K, j->w, K, j->out + r0 * Co, Co, j->bias, j->ep));
             continue;
         }
-        sc_cpu_gemm_nt(rows, Co, K, A, K, j->w, K, tmp, Co, j->bias, ep_tmp);
+        SC_TRY(sc_cpu_gemm_nt(rows, Co, K, A, K, j->w, K, tmp, Co, j->bias, ep_tmp));
 #pragma omp parallel for num_threads(cpu_threads_for(rows, Co)) schedule(static)
         for (int64_t r = 0; r < rows; r++) {
             float *dst = grid_out(j, r0 + r);
@@ -142,6 +133,7 @@ static void run_gathered_conv(const conv_job *j, float *scratch)
                 memcpy(dst, src, (size_t)Co * sizeof *dst);
         }
     }
+    return SC_OK;
 }
 
 /* ---- argument checks shared by the three ops ---- */
@@ -174,20 +166,17 @@ sc_status cpu_linear(sc_backend *be, sc_tensor *out, const sc_tensor *x, const s
     oshape[x->ndim - 1] = N;
     SC_TRY(check_dense(op, out, x, w, bias, N, ep));
     SC_TRY(cpu_check_shape(out, op, "out", x->ndim, oshape));
-    const int64_t M = sc_tensor_rows(x);
-    if (M == 0 || N == 0)
-        return SC_OK;
-    sc_cpu_gemm_nt(M, N, K, x->data, K, w->data, K, out->data, N, bias ? bias->data : NULL, ep);
-    return SC_OK;
+    return sc_cpu_gemm_nt(sc_tensor_rows(x), N, K, x->data, K, w->data, K, out->data, N, bias ? bias->data : NULL,
+                          ep);
 }
 
 static sc_status run_job(const conv_job *j)
 {
     cpu_scratch *s;
     SC_TRY(cpu_scratch_acquire((size_t)conv_scratch_floats(j) * sizeof(float), &s));
-    run_gathered_conv(j, s->data);
+    sc_status st = run_gathered_conv(j, s->data);
     cpu_scratch_release(s);
-    return SC_OK;
+    return st;
 }
 
 static sc_status check_conv_args(const char *op, const sc_tensor *x, const sc_tensor *w, int stride, int pad)
@@ -273,8 +262,9 @@ sc_status cpu_conv_transpose2d(sc_backend *be, sc_tensor *out, const sc_tensor *
     cpu_scratch *s;
     SC_TRY(cpu_scratch_acquire((size_t)need * sizeof(float), &s));
     const float *wp = w->data;
-    for (int64_t py = 0; py < stride; py++)
-        for (int64_t px = 0; px < stride; px++) {
+    sc_status st = SC_OK;
+    for (int64_t py = 0; py < stride && st == SC_OK; py++)
+        for (int64_t px = 0; px < stride && st == SC_OK; px++) {
             conv_job j = {
                 .x = x->data, .B = B, .H = H, .W = W, .Ci = Ci, .Co = Co,
                 .ay = transposed_phase_axis(py, kh, stride, pad, Ho),
@@ -292,8 +282,8 @@ sc_status cpu_conv_transpose2d(sc_backend *be, sc_tensor *out, const sc_tensor *
                                wp + (((ky0 + a * stride) * kw + kx0 + c * stride) * Co + co) * Ci,
                                (size_t)Ci * sizeof *wt);
             j.w = wt;
-            run_gathered_conv(&j, s->data);
+            st = run_gathered_conv(&j, s->data);
         }
     cpu_scratch_release(s);
-    return SC_OK;
+    return st;
 }

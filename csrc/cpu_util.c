@@ -2,6 +2,7 @@
 #include "cpu_util.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 static sc_status check_tensor(const sc_tensor *t, sc_dtype dt, const char *op, const char *what, int ndim)
@@ -68,6 +69,9 @@ sc_status cpu_check_epilogue(sc_epilogue ep, const char *op)
 
 static pthread_mutex_t g_scratch_lock = PTHREAD_MUTEX_INITIALIZER;
 static cpu_scratch *g_scratch_free; /* buffers not in use */
+static atomic_size_t g_scratch_allocations;
+
+size_t sc_cpu_scratch_allocations(void) { return atomic_load(&g_scratch_allocations); }
 
 sc_status cpu_scratch_acquire(size_t bytes, cpu_scratch **out)
 {
@@ -105,6 +109,7 @@ sc_status cpu_scratch_acquire(size_t bytes, cpu_scratch **out)
         free(s->data);
         s->data = data;
         s->capacity = cap;
+        atomic_fetch_add(&g_scratch_allocations, 1);
     }
     *out = s;
     return SC_OK;
@@ -135,15 +140,40 @@ int cpu_threads_for(int64_t work, int64_t cost)
     return n;
 }
 
-/* ---- epilogue ---- */
+/* ---- ISA of the multiversioned kernels ---- */
 
-CPU_INLINE void epilogue_row_body(float *dst, const float *acc, int64_t n, sc_epilogue ep)
+static const char *const isa_names[] = {"baseline", "avx2", "avx512"};
+static atomic_int g_isa_cap = CPU_ISA_AVX512; /* no cap */
+
+static cpu_isa cpu_isa_best(void)
 {
-    cpu_epilogue_body(dst, acc, n, ep);
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (sc_cpu_has_avx2_fma())
+        return sc_cpu_has_avx512f() ? CPU_ISA_AVX512 : CPU_ISA_AVX2;
+#endif
+    return CPU_ISA_BASELINE;
 }
-CPU_MULTIVERSION(epilogue_row, (float *dst, const float *acc, int64_t n, sc_epilogue ep), (dst, acc, n, ep))
 
-void cpu_epilogue_store(float *dst, const float *acc, int64_t n, sc_epilogue ep)
+cpu_isa cpu_isa_in_use(void)
 {
-    CPU_PICK(epilogue_row)(dst, acc, n, ep);
+    const cpu_isa best = cpu_isa_best(), cap = (cpu_isa)atomic_load(&g_isa_cap);
+    return best < cap ? best : cap;
+}
+
+const char *sc_cpu_ops_isa(void) { return isa_names[cpu_isa_in_use()]; }
+
+sc_status sc_cpu_ops_set_isa(const char *name)
+{
+    if (!strcmp(name, "auto")) {
+        atomic_store(&g_isa_cap, CPU_ISA_AVX512);
+        return SC_OK;
+    }
+    for (int i = 0; i <= CPU_ISA_AVX512; i++)
+        if (!strcmp(name, isa_names[i])) {
+            if ((cpu_isa)i > cpu_isa_best())
+                return sc_set_error(SC_ERR_VALUE, "this CPU does not support the %s kernels", name);
+            atomic_store(&g_isa_cap, i);
+            return SC_OK;
+        }
+    return sc_set_error(SC_ERR_VALUE, "unknown kernel ISA '%s' (baseline, avx2, avx512 or auto)", name);
 }

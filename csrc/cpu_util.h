@@ -1,6 +1,6 @@
 /* Helpers shared by the CPU op implementations (cpu_*.c): argument checks, the scratch
- * pool, the linear/conv epilogue, thread-count choice, the AVX2+FMA dispatch macro and
- * vectorizable exp/GELU/SiLU/quick GELU. Not part of the op interface. */
+ * pool, thread-count choice, the AVX2+FMA dispatch macro, and vectorizable exp/GELU/SiLU/quick
+ * GELU and the epilogue built on them. Not part of the op interface. */
 #ifndef SC_CPU_UTIL_H
 #define SC_CPU_UTIL_H
 
@@ -50,29 +50,36 @@ void cpu_scratch_release(cpu_scratch *s);
  * whole job is too small to repay waking the team. */
 int cpu_threads_for(int64_t work, int64_t cost);
 
-/* ---- epilogue:  dst = (accumulate ? dst : 0) + alpha * act(acc)   (acc already holds bias) ----
- * Vectorized (dispatches to its AVX2 build); dst may equal acc. cpu_epilogue_body (below) is the
- * same for inlining into other CPU_MULTIVERSION kernels. */
-void cpu_epilogue_store(float *dst, const float *acc, int64_t n, sc_epilogue ep);
-
-/* ---- AVX2+FMA variants of hot kernels ----
+/* ---- AVX2 / AVX-512 variants of hot kernels ----
  * CPU_MULTIVERSION(name, params, args) builds the always-inlined `void name##_body params`
- * twice: name##_generic (baseline ISA) and, on x86-64, name##_avx2 (avx2,fma, with a*b+c
- * contracted to fused multiply-adds, so its results may differ from the baseline's by rounding).
- * CPU_PICK(name) chooses one at run time. The bodies must not contain OpenMP regions (those are
+ * for the baseline ISA (name##_generic) and, on x86-64, for avx2+fma (name##_avx2) and
+ * avx512f (name##_avx512, 512-bit vectors). The x86 variants contract a*b+c into fused
+ * multiply-adds, so their results may differ from the baseline's by rounding. CPU_PICK(name)
+ * returns the variant of cpu_isa_in_use() (below). The bodies must not contain OpenMP regions (those are
  * outlined before inlining and would keep the baseline ISA): pick the kernel once, then call it
  * per row/tile inside the parallel loop. */
 #define CPU_INLINE static inline __attribute__((always_inline))
 #if defined(__clang__)
 #define CPU_AVX2_ATTR __attribute__((target("avx2,fma")))
+#define CPU_AVX512_ATTR __attribute__((target("avx512f,avx2,fma")))
 #else
 #define CPU_AVX2_ATTR __attribute__((target("avx2,fma"), optimize("fp-contract=fast")))
+#define CPU_AVX512_ATTR \
+    __attribute__((target("avx512f,avx2,fma,prefer-vector-width=512"), optimize("fp-contract=fast")))
 #endif
+/* The variant CPU_PICK chooses (sc_cpu_ops_isa / sc_cpu_ops_set_isa in cpu_kernels.h). */
+typedef enum { CPU_ISA_BASELINE = 0, CPU_ISA_AVX2, CPU_ISA_AVX512 } cpu_isa;
+cpu_isa cpu_isa_in_use(void);
+
 #if defined(__x86_64__) && defined(__GNUC__)
-#define CPU_MULTIVERSION(name, params, args)                    \
-    static void name##_generic params { name##_body args; }    \
-    CPU_AVX2_ATTR static void name##_avx2 params { name##_body args; }
-#define CPU_PICK(name) (sc_cpu_has_avx2_fma() ? name##_avx2 : name##_generic)
+#define CPU_MULTIVERSION(name, params, args)                         \
+    static void name##_generic params { name##_body args; }         \
+    CPU_AVX2_ATTR static void name##_avx2 params { name##_body args; } \
+    CPU_AVX512_ATTR static void name##_avx512 params { name##_body args; }
+#define CPU_PICK(name)                                   \
+    (cpu_isa_in_use() == CPU_ISA_AVX512 ? name##_avx512 \
+     : cpu_isa_in_use() == CPU_ISA_AVX2 ? name##_avx2   \
+                                        : name##_generic)
 #else
 #define CPU_MULTIVERSION(name, params, args) \
     static void name##_generic params { name##_body args; }
@@ -160,8 +167,9 @@ CPU_INLINE float cpu_quick_gelu(float x)
     return x < -47.0f ? 0.0f : y;
 }
 
-/* dst[i] = (ACC ? dst[i] : 0) + alpha * f(acc[i]), one loop per combination so each is a plain
- * vectorizable loop. */
+/* The epilogue of sc_ops.h with the bias already in acc:
+ *     dst = (ep.accumulate ? dst : 0) + ep.alpha * act(acc)      (dst may equal acc)
+ * one loop per case, so each is a plain vectorizable loop. */
 #define CPU_EPILOGUE_LOOP(f)                              \
     do {                                                  \
         if (ep.accumulate)                                \

@@ -8,9 +8,7 @@
  * they compute a best-effort shape and leave argument validation to the op itself. */
 #include "py_common.h"
 
-#include <math.h>
-
-#include "sc_ops.h"
+#include "cpu_kernels.h"
 
 typedef enum {
     P_TENSOR,     /* float32 array */
@@ -520,10 +518,43 @@ done:
     return result;
 }
 
+static PyObject *py_ops_isa(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *name = NULL;
+    if (!PyArg_ParseTuple(args, "|z:_ops_isa", &name))
+        return NULL;
+    if (name) {
+        sc_status s = sc_cpu_ops_set_isa(name);
+        if (s != SC_OK)
+            return sc_py_raise(s);
+    }
+    return PyUnicode_FromString(sc_cpu_ops_isa());
+}
+
+static PyObject *py_scratch_allocations(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return PyLong_FromSize_t(sc_cpu_scratch_allocations());
+}
+
+static PyMethodDef extra_methods[] = {
+    {"_ops_isa", py_ops_isa, METH_VARARGS,
+     "_ops_isa(name=None) -> str\n\nISA of the multiversioned CPU op kernels in use; with a name "
+     "('auto', 'baseline', 'avx2', 'avx512') cap it first (ValueError if this CPU lacks it). The GEMM "
+     "has its own switch, _gemm_kernel."},
+    {"_ops_scratch_allocations", py_scratch_allocations, METH_NOARGS,
+     "Buffers the CPU ops' scratch pool has allocated or grown so far."},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyMethodDef op_methods[N_OPS];
 
 int sc_py_init_ops(PyObject *m)
 {
+    if (PyModule_AddFunctions(m, extra_methods) < 0)
+        return -1;
     PyObject *modname = PyModule_GetNameObject(m);
     if (!modname)
         return -1;

@@ -26,6 +26,26 @@ def restore_threads():
     _C.set_num_threads(n)
 
 
+def _supported_isas():
+    isas = []
+    for name in ("baseline", "avx2", "avx512"):
+        try:
+            _C._ops_isa(name)
+            isas.append(name)
+        except ValueError:
+            pass
+    _C._ops_isa("auto")
+    return isas
+
+
+@pytest.fixture(params=_supported_isas())
+def isa(request):
+    """Runs a test once per kernel variant (baseline / AVX2 / AVX-512) this CPU supports."""
+    _C._ops_isa(request.param)
+    yield request.param
+    _C._ops_isa("auto")
+
+
 def f32(a):
     return np.ascontiguousarray(a, dtype=np.float32)
 
@@ -304,7 +324,7 @@ def test_conv_transpose2d_epilogue(rng, k, stride, pad):
 
 @pytest.mark.parametrize("mode", ["zeros", "replicate"])
 @pytest.mark.parametrize("B,H,W,C", [(2, 5, 7, 3), (1, 1, 1, 4), (1, 2, 1, 300), (1, 4, 3, 1)])
-def test_depthwise(rng, mode, B, H, W, C):
+def test_depthwise(rng, mode, B, H, W, C, isa):
     x = f32(rng.standard_normal((B, H, W, C)))
     w_t = f32(rng.standard_normal((C, 1, 3, 3)))
     b = f32(rng.standard_normal(C))
@@ -321,7 +341,7 @@ def test_depthwise_zero_and_replicate_differ(rng):
     assert not np.allclose(z[:, 0], r[:, 0])
 
 
-def test_depthwise_epilogue(rng):
+def test_depthwise_epilogue(rng, isa):
     x = f32(rng.standard_normal((1, 3, 5, 6)))
     w_t = f32(rng.standard_normal((6, 1, 3, 3)))
     acc = f32(rng.standard_normal(x.shape))
@@ -336,7 +356,7 @@ def test_depthwise_epilogue(rng):
 
 @pytest.mark.parametrize("shape", [(3, 5, 7), (1, 1), (4, 2048), (2, 3, 1)])
 @pytest.mark.parametrize("eps", [1e-6, 1e-5, 0.1])
-def test_layernorm(rng, shape, eps):
+def test_layernorm(rng, shape, eps, isa):
     x = f32(rng.standard_normal(shape) * 3 + 10)  # an offset mean tests the variance's precision
     g, b = f32(rng.standard_normal(shape[-1])), f32(rng.standard_normal(shape[-1]))
     assert_close(_C.op_layernorm(x, eps=eps), layernorm_ref(x, eps))
@@ -352,7 +372,7 @@ def test_layernorm_in_place(rng):
     assert_close(x, ref)
 
 
-def test_layernorm_scalar_affine(rng):
+def test_layernorm_scalar_affine(rng, isa):
     x = f32(rng.standard_normal((2, 3, 4, 17)))
     g, b = np.float32(0.37), np.float32(-1.25)
     ref = layernorm_ref(x, 1e-6) * (1 + np.float64(g)) + np.float64(b)
@@ -375,7 +395,7 @@ def test_grn(rng, shape):
 
 
 @pytest.mark.parametrize("act", ["none", "gelu", "silu", "quick_gelu"])
-def test_activation(rng, act):
+def test_activation(rng, act, isa):
     x = f32(rng.standard_normal((3, 1001)) * 4)
     assert_close(_C.op_activation(x, act), ACTS[act](x.astype(np.float64)))
     ref = ACTS[act](x.astype(np.float64))
@@ -384,7 +404,7 @@ def test_activation(rng, act):
 
 
 @pytest.mark.parametrize("act", ["gelu", "silu", "quick_gelu"])
-def test_activation_relative_accuracy(act):
+def test_activation_relative_accuracy(act, isa):
     """Every element within a few ulp of the exact value, tails included."""
     x = f32(np.concatenate([np.linspace(-13, 13, 20001), [0.0, -0.0, 1e-30, -1e-30, 30.0, 100.0]]))
     ref = ACTS[act](x.astype(np.float64))
@@ -439,7 +459,7 @@ def test_add_channel_vector(rng):
 )
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("masked", [False, True])
-def test_attention(rng, B, Tq, Tk, heads, d, causal, masked):
+def test_attention(rng, B, Tq, Tk, heads, d, causal, masked, isa):
     C = heads * d
     q, k, v = (f32(rng.standard_normal((B, T, C))) for T in (Tq, Tk, Tk))
     q *= 2.0  # peaky softmax rows exercise the running-max rescaling
@@ -452,7 +472,7 @@ def test_attention(rng, B, Tq, Tk, heads, d, causal, masked):
     assert_close(got, attention_ref(q, k, v, heads, scale, causal, key_mask))
 
 
-def test_attention_fully_masked_rows_are_zero(rng):
+def test_attention_fully_masked_rows_are_zero(rng, isa):
     q, k, v = (f32(rng.standard_normal((2, 3, 4))) for _ in range(3))
     key_mask = np.array([[0, 0, 0], [1, 0, 1]], dtype=np.int64)
     got = _C.op_attention(q, k, v, 2, 0.5, key_mask=key_mask)
@@ -460,7 +480,7 @@ def test_attention_fully_masked_rows_are_zero(rng):
     assert_close(got, attention_ref(q, k, v, 2, 0.5, key_mask=key_mask))
 
 
-def test_attention_large_scores_stay_finite(rng):
+def test_attention_large_scores_stay_finite(rng, isa):
     q, k, v = (f32(rng.standard_normal((1, 40, 8))) for _ in range(3))
     got = _C.op_attention(q, k, v, 1, 30.0)
     assert np.isfinite(got).all()
@@ -561,6 +581,19 @@ def test_thread_count_does_not_change_results(rng):
         assert np.array_equal(results[1][name], results[2][name]), name
 
 
+def test_scratch_steady_state_allocates_nothing(rng):
+    """A second identical pass over the ops that use scratch memory allocates no buffer."""
+    ops = _all_ops(rng)
+    names = ["conv2d", "conv_t", "depthwise", "grn", "attention"]
+    for name in names:
+        ops[name]()
+    before = _C._ops_scratch_allocations()
+    assert before > 0  # the counter sees the pool grow
+    for name in names:
+        ops[name]()
+    assert _C._ops_scratch_allocations() == before
+
+
 # ---- argument validation ----
 
 _x4 = np.zeros((1, 4, 4, 3), np.float32)
@@ -620,6 +653,16 @@ def test_embedding_error_leaves_out_untouched():
     with pytest.raises(ValueError, match="outside the table"):
         _C.op_embedding(np.zeros((5, 2), np.float32), np.array([[0, 5]], np.int64), out=out)
     assert (out == 7.0).all()
+
+
+def test_ops_isa_switch():
+    assert _C._ops_isa() in _supported_isas()
+    with pytest.raises(ValueError):
+        _C._ops_isa("neon")
+    _C._ops_isa("baseline")
+    assert _C._ops_isa() == "baseline"
+    _C._ops_isa("auto")
+    assert _C._ops_isa() == _supported_isas()[-1]
 
 
 def test_binding_argument_errors():

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from . import _C
+from .devices import resolve_device
 
 #: diffusers' PaellaVQModel constructor defaults (= stabilityai/stable-cascade vqgan/config.json).
 DEFAULT_CONFIG: Dict[str, Any] = {
@@ -25,16 +26,6 @@ DEFAULT_CONFIG: Dict[str, Any] = {
     "num_vq_embeddings": 8192,
     "scale_factor": 0.3764,
 }
-
-def _resolve_device(device: str) -> str:
-    """"cpu" and "auto" run on the CPU; "cuda" is refused until this build has a CUDA backend."""
-    if device in ("cpu", "auto"):
-        return "cpu"
-    if device == "cuda":
-        raise RuntimeError("device 'cuda' is not available: this build of stable_cascade_c has no CUDA backend "
-                           "for PaellaVQModel yet; use device='cpu'")
-    raise ValueError("device must be 'cpu', 'cuda' or 'auto', got %r" % (device,))
-
 
 def _merge_config(values: Dict[str, Any], where: str) -> Dict[str, Any]:
     """Defaults overridden by `values`; keys starting with '_' (diffusers metadata) and unknown
@@ -71,7 +62,9 @@ class PaellaVQModel:
     def from_pretrained(cls, folder: str, device: str = "cpu", variant: Optional[str] = None) -> "PaellaVQModel":
         """Load a diffusers ``vqgan/`` folder. ``variant`` picks e.g.
         ``diffusion_pytorch_model.bf16.safetensors``; sharded weights (``*.safetensors.index.json``) work too."""
-        dev = _resolve_device(device)
+        # resolve_device validates the name and rejects "cuda" until the CUDA backend exists; the
+        # model runs on the CPU backend, also for "auto".
+        resolve_device(device)
         path = os.path.join(os.fspath(folder), "config.json")
         if not os.path.isfile(path):
             raise FileNotFoundError("%s: no config.json (expected a diffusers PaellaVQModel folder such as "
@@ -85,7 +78,7 @@ class PaellaVQModel:
             raise ValueError("%s must hold a JSON object" % path)
         config = _merge_config(values, path)
         impl = _C.PaellaVQ(config, os.fspath(folder), variant)
-        return cls(impl, config, dev)
+        return cls(impl, config, "cpu")
 
     @classmethod
     def from_single_file(cls, path: str, device: str = "cpu",
@@ -93,10 +86,10 @@ class PaellaVQModel:
         """Load one safetensors file, e.g. the original ``stage_a.safetensors`` (codebook named
         ``vquantizer.codebook.weight``; the diffusers name is accepted too). ``config`` overrides
         the default config, e.g. ``{"scale_factor": 0.43}`` to match the original code's scaling."""
-        dev = _resolve_device(device)
+        resolve_device(device)
         merged = _merge_config(dict(config or {}), "config")
         impl = _C.PaellaVQ(merged, os.fspath(path), None, True)
-        return cls(impl, merged, dev)
+        return cls(impl, merged, "cpu")
 
     @property
     def config(self) -> Dict[str, Any]:

@@ -3,11 +3,11 @@ and the loader against the real checkpoint manifest (spec/keys/keys_vqgan.tsv)."
 import json
 import os
 import shutil
-import struct
 
 import numpy as np
 import pytest
 
+import st_writer
 import stable_cascade_c as sc
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
@@ -130,54 +130,28 @@ def test_expected_keys_original_naming_renames_only_the_codebook():
 
 
 def test_expected_keys_of_the_tiny_config_equal_what_diffusers_saved(tiny):
-    header = read_safetensors(os.path.join(TINY, "diffusion_pytorch_model.safetensors"))[0]
-    saved = {n: tuple(v["shape"]) for n, v in header.items() if n != "__metadata__"}
+    tensors = st_writer.read(os.path.join(TINY, "diffusion_pytorch_model.safetensors"))
+    saved = {n: t.shape for n, t in tensors.items()}
     listed = {n: tuple(s) for n, s, _ in sc.PaellaVQModel.expected_keys(tiny.config)}
     assert listed == saved
 
 
 # ---- malformed checkpoints ----------------------------------------------------------------
 
-DTYPES = {"F32": 4, "BF16": 2, "F16": 2, "I64": 8}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    data = blob[8 + n:]
-    tensors = {name: (v["dtype"], v["shape"], data[v["data_offsets"][0]:v["data_offsets"][1]])
-               for name, v in header.items() if name != "__metadata__"}
-    return header, tensors
-
-
-def write_safetensors(path, tensors):
-    header, chunks, offset = {}, [], 0
-    for name, (dtype, shape, raw) in tensors.items():
-        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + len(raw)]}
-        chunks.append(raw)
-        offset += len(raw)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(chunks))
-
-
 def tiny_copy(tmp_path, edit):
     """A copy of the tiny folder whose tensors went through `edit(dict)`."""
     folder = tmp_path / "vqgan"
     folder.mkdir()
     shutil.copy(os.path.join(TINY, "config.json"), folder / "config.json")
-    tensors = read_safetensors(os.path.join(TINY, "diffusion_pytorch_model.safetensors"))[1]
+    tensors = st_writer.read(os.path.join(TINY, "diffusion_pytorch_model.safetensors"))
     edit(tensors)
     path = folder / "diffusion_pytorch_model.safetensors"
-    write_safetensors(path, tensors)
+    st_writer.write(path, tensors)
     return str(folder), str(path)
 
 
 def f32(*shape):
-    return ("F32", shape, bytes(4 * int(np.prod(shape))))
+    return np.zeros(shape, np.float32)
 
 
 @pytest.mark.parametrize("name", ["up_blocks.2.channelwise.0.bias", "up_blocks.3.weight", "out_block.0.bias",

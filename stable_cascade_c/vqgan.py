@@ -27,6 +27,7 @@ DEFAULT_CONFIG: Dict[str, Any] = {
     "scale_factor": 0.3764,
 }
 
+
 def _merge_config(values: Dict[str, Any], where: str) -> Dict[str, Any]:
     """Defaults overridden by `values`; keys starting with '_' (diffusers metadata) and unknown
     keys are ignored, as diffusers does. Type errors name `where` and the key."""

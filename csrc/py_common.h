@@ -33,5 +33,6 @@ int sc_py_npy_type(sc_dtype dt);
 /* Each binding file registers its functions/types on the module. */
 int sc_py_init_core(PyObject *m);
 int sc_py_init_ops(PyObject *m);
+int sc_py_init_unet(PyObject *m);
 
 #endif

@@ -14,7 +14,7 @@ PyMODINIT_FUNC PyInit__C(void)
     PyObject *m = PyModule_Create(&sc_module);
     if (!m)
         return NULL;
-    if (sc_py_init_core(m) < 0 || sc_py_init_ops(m) < 0) {
+    if (sc_py_init_core(m) < 0 || sc_py_init_ops(m) < 0 || sc_py_init_unet(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -308,6 +308,8 @@ static PyObject *unet_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     Py_END_ALLOW_THREADS
     if (s != SC_OK) {
         Py_DECREF(self);
+        if (!strstr(sc_last_error(), path)) /* name the weights unless the message already does */
+            sc_add_context(s, "loading UNet weights from %s", path);
         return sc_py_raise(s);
     }
     return (PyObject *)self;

@@ -7,7 +7,7 @@ outputs of several forward calls in tests/data/unet/<name>.npz (keys "c<k>.<argu
 "c<k>.out"). Extra copies prove the other loading paths:
   - prior_like_sharded/: the prior-like model saved in shards with an index;
   - decoder_like/diffusion_pytorch_model.bf16.safetensors: a bf16 variant, with reference outputs
-    of the bf16-rounded weights in the npz ("bf16.*");
+    of the bf16-rounded weights in the npz ("b0.*");
   - <name>_original.safetensors: the prior-like and decoder-like state dicts renamed to the
     original Stability-AI single-file naming (the inverse of diffusers' conversion), checked
     against diffusers' own single-file loader.
@@ -229,7 +229,7 @@ def main() -> None:
         if name == "decoder_like":
             model.to(torch.bfloat16).save_pretrained(folder, safe_serialization=True, variant="bf16")
             rounded = model.to(torch.float32)  # parameters now hold the bf16-rounded values
-            record(cases[:1], rounded, "bf16.", arrays)
+            record(cases[:1], rounded, "b", arrays)
             model = make_model(name, 1000 + seed)
         if name in ("prior_like", "decoder_like"):
             path = os.path.join(out_dir, name + "_original.safetensors")

@@ -5,6 +5,7 @@ the thin Python layer around it (argument parsing, config files, the Ikomia shim
 """
 from ._version import __version__
 from . import _C
+from .unet import StableCascadeUNet
 
 
 def build_info() -> dict:
@@ -27,4 +28,4 @@ def get_num_threads() -> int:
     return _C.get_num_threads()
 
 
-__all__ = ["__version__", "build_info", "set_num_threads", "get_num_threads"]
+__all__ = ["__version__", "build_info", "set_num_threads", "get_num_threads", "StableCascadeUNet"]

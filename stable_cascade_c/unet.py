@@ -152,15 +152,36 @@ class StableCascadeUNet:
         return cls(_C.UNet(cfg, folder, variant=variant, single_file=False, naming="diffusers"), cfg)
 
     @classmethod
-    def from_single_file(cls, path: str, config: ConfigLike, device: str = "cpu",
+    def from_single_file(cls, path: str, config: Optional[ConfigLike] = None, device: str = "cpu",
                          naming: str = "auto") -> "StableCascadeUNet":
         """Load one .safetensors file: an original Stability-AI checkpoint (stage_c.safetensors,
-        stage_c_bf16, stage_c_lite*, stage_b*) or a diffusers state dict. `config` is a config dict or
-        "prior", "prior_lite", "decoder", "decoder_lite"; `naming` is "auto" (detected from the file),
-        "original" or "diffusers"."""
+        stage_c_bf16, stage_c_lite*, stage_b*) or a diffusers state dict. `config` is a config dict,
+        "prior", "prior_lite", "decoder", "decoder_lite", or None to tell the published config from
+        the tensors (detect_config); `naming` is "auto" (detected from the file), "original" or
+        "diffusers"."""
         _resolve_device(device)
-        cfg = normalize_config(config)
+        cfg = normalize_config(cls.detect_config(path) if config is None else config)
         return cls(_C.UNet(cfg, path, single_file=True, naming=naming), cfg)
+
+    @staticmethod
+    def detect_config(path: str) -> str:
+        """Which published config a single-file checkpoint holds, told apart as diffusers' single-file
+        loader does: Stage C by the width of clip_txt_mapper, Stage B by the input width of
+        down_blocks.1.0.channelwise.0."""
+        from .safetensors import Weights
+
+        with Weights(path) as w:
+            keys = set(w.keys())
+            if "clip_txt_mapper.weight" in keys:
+                found = {2048: "prior", 1536: "prior_lite"}.get(w.info("clip_txt_mapper.weight")[1][0])
+            elif "down_blocks.1.0.channelwise.0.weight" in keys:
+                found = {640: "decoder", 576: "decoder_lite"}.get(w.info("down_blocks.1.0.channelwise.0.weight")[1][-1])
+            else:
+                found = None
+        if found is None:
+            raise ValueError(f"{path}: not one of the published Stage B/C checkpoints; pass config= "
+                             f"(a config dict or one of {', '.join(PRESETS)})")
+        return found
 
     @property
     def config(self) -> Dict[str, Any]:

@@ -143,6 +143,17 @@ def test_diffusers_single_file_and_naming_mismatch():
                                            config=config_of("prior_like"), naming="diffusers")
 
 
+def test_detect_config(tmp_path):
+    for name, key, shape in (("prior", "clip_txt_mapper.weight", (2048, 1)),
+                             ("prior_lite", "clip_txt_mapper.weight", (1536, 1)),
+                             ("decoder", "down_blocks.1.0.channelwise.0.weight", (1, 640)),
+                             ("decoder_lite", "down_blocks.1.0.channelwise.0.weight", (1, 576))):
+        path = write_safetensors(str(tmp_path / f"{name}.safetensors"), {key: np.zeros(shape, np.float32)})
+        assert StableCascadeUNet.detect_config(path) == name
+    with pytest.raises(ValueError, match="pass config="):
+        StableCascadeUNet.from_single_file(os.path.join(DATA, "prior_like_original.safetensors"))
+
+
 def test_config_property():
     unet = model("odd")
     cfg = unet.config

@@ -224,6 +224,7 @@ sc_status sc_unet_prepare_conditioning(sc_unet *u, const sc_tensor *clip_text_po
     sc_unet_cond *cond = calloc(1, sizeof *cond);
     if (!cond)
         return sc_set_error(SC_ERR_NOMEM, "out of host memory for a UNet conditioning");
+    cond->owner = u;
     cond->batch = B;
     cond->n_attn = u->n_attn;
     cond->k = calloc((size_t)u->n_attn + 1, sizeof *cond->k);
@@ -477,6 +478,10 @@ sc_status sc_unet_forward_prepared(sc_unet *u, sc_unet_cond *cond, const sc_tens
     const sc_unet_config *cfg = &u->cfg;
     sc_backend *be = u->be;
     const int p = cfg->patch_size;
+    if (cond->owner != u)
+        return sc_set_error(SC_ERR_VALUE, "this conditioning was prepared by another UNet");
+    if (!timestep_ratio)
+        return sc_set_error(SC_ERR_VALUE, "timestep_ratio is required");
     SC_TRY(check_input(be, sample, "sample", 4, 4));
     SC_TRY(check_dim(sample, "sample", 0, cond->batch, "the batch of the conditioning"));
     SC_TRY(check_dim(sample, "sample", 1, cfg->in_channels, "in_channels"));

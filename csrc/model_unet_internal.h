@@ -73,6 +73,7 @@ struct sc_unet {
 };
 
 struct sc_unet_cond {
+    const sc_unet *owner; /* the model it was prepared for */
     int64_t batch;
     int n_attn;
     sc_tensor **k, **v;          /* per attention block: [B, N_cond, inner] */

@@ -510,10 +510,6 @@ static PyObject *unet_forward_prepared(UNetObject *self, PyObject *args, PyObjec
     PyArrayObject *ratio, *out;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OO", kwlist, &UNetCondType, &cond, &sample_obj, &ratio_obj))
         return NULL;
-    if (cond->owner != self) {
-        PyErr_SetString(PyExc_ValueError, "this conditioning was prepared by another UNet");
-        return NULL;
-    }
     if (forward_io(self, sample_obj, ratio_obj, &sample, &ratio, &out) < 0)
         return NULL;
     return run_forward(self, cond, sample, ratio, out, NULL);

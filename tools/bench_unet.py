@@ -26,13 +26,15 @@ import stable_cascade_c as sc  # noqa: E402
 from stable_cascade_c.unet import PRESETS, StableCascadeUNet  # noqa: E402
 
 
-def median_time(fn, iters):
-    times = []
+def interleaved_medians(fns, iters):
+    """Median wall time of each function, timed in turns so that load changes hit all alike."""
+    times = [[] for _ in fns]
     for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+        for fn, t in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            t.append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in times]
 
 
 def main():
@@ -41,7 +43,7 @@ def main():
     ap.add_argument("--size", type=int, default=12, help="latent height and width")
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--iters", type=int, default=3)
+    ap.add_argument("--iters", type=int, default=5)
     args = ap.parse_args()
 
     cfg = dict(PRESETS["prior_lite"], down_num_layers_per_block=args.layers,
@@ -78,10 +80,9 @@ def main():
             ref(**inputs)
 
     cond = ours.prepare(np_inputs["clip_text_pooled"], np_inputs["clip_text"], np_inputs["clip_img"])
-    t_ref = median_time(run_ref, args.iters)
-    t_ours = median_time(lambda: ours(**np_inputs), args.iters)
-    t_prep = median_time(lambda: ours.forward_prepared(cond, np_inputs["sample"], np_inputs["timestep_ratio"]),
-                         args.iters)
+    t_ref, t_ours, t_prep = interleaved_medians(
+        [run_ref, lambda: ours(**np_inputs),
+         lambda: ours.forward_prepared(cond, np_inputs["sample"], np_inputs["timestep_ratio"])], args.iters)
     print(f"config: prior_lite widths, layers {args.layers}/{args.layers[::-1]}, {nparams / 1e6:.0f}M params; "
           f"input {b}x16x{s}x{s}; {args.threads} threads; cpu features {sc.build_info()['cpu_features']}")
     print(f"max rel error vs diffusers: {err:.2e}")

@@ -53,11 +53,12 @@ if PLAN.enabled and cu_sources:
     include_dirs += PLAN.include_dirs
     library_dirs += PLAN.library_dirs
     libraries += ["cudart_static", "rt", "dl", "pthread"]
-    rpaths += [d for d in PLAN.library_dirs]
     if PLAN.cublas_from_wheel:
-        install_requires.append("nvidia-cublas")
+        install_requires.append("nvidia-cublas>=13")
         # The wheel installs next to us in site-packages: find it relative to the extension.
-        rpaths.append("$ORIGIN/../nvidia/cublas/lib")
+        rpaths.append("$ORIGIN/../nvidia/%s/lib" % PLAN.wheel_subdir)
+    else:
+        rpaths += PLAN.library_dirs  # the toolkit's libcublasLt.so
 
 
 class BuildExt(build_ext):

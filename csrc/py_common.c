@@ -66,7 +66,8 @@ sc_tensor *sc_py_tensor_from_array(PyObject *obj, sc_dtype dt, const char *what)
     sc_status s = sc_tensor_wrap(SC_CPU, dt, nd, shape, PyArray_DATA(arr), decref_array, arr, &t);
     if (s != SC_OK) {
         Py_DECREF(arr);
-        return sc_py_raise(s);
+        sc_py_raise(s);
+        return NULL;
     }
     return t;
 }

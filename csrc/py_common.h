@@ -30,9 +30,16 @@ PyObject *sc_py_array_from_tensor(sc_tensor *t);
 /* A NumPy dtype number for an sc dtype (bfloat16 has none: returns -1). */
 int sc_py_npy_type(sc_dtype dt);
 
-/* Each binding file registers its functions/types on the module. */
+/* Each binding file registers its functions/types on the module (listed in py_module.c). */
 int sc_py_init_core(PyObject *m);
 int sc_py_init_ops(PyObject *m);
+int sc_py_init_json(PyObject *m);
+int sc_py_init_safetensors(PyObject *m);
+int sc_py_init_rng(PyObject *m);
+int sc_py_init_scheduler(PyObject *m);
+int sc_py_init_tokenizer(PyObject *m);
+int sc_py_init_gemm(PyObject *m);
+int sc_py_init_clip_text(PyObject *m);
 int sc_py_init_unet(PyObject *m);
 
 #endif

@@ -30,8 +30,11 @@ struct sc_json {
 
 typedef struct sc_json_doc sc_json_doc;
 
-/* Parse `len` bytes. `what` names the source in error messages ("vocab.json"). On failure
- * returns SC_ERR_VALUE with the byte offset of the problem. */
+/* Parse `len` bytes (need not be NUL-terminated; never read past `len`). `what` names the
+ * source in error messages ("vocab.json"). On failure returns SC_ERR_VALUE with the byte
+ * offset, line and column of the problem (SC_ERR_NOMEM when memory runs out). The document
+ * does not reference `text` afterwards. Any value is accepted at the top level; a UTF-8 BOM
+ * is not (RFC 8259 8.1). */
 sc_status sc_json_parse(const char *text, size_t len, const char *what, sc_json_doc **out);
 const sc_json *sc_json_root(const sc_json_doc *doc);
 void sc_json_free(sc_json_doc *doc);
@@ -40,9 +43,16 @@ void sc_json_free(sc_json_doc *doc);
 const sc_json *sc_json_get(const sc_json *obj, const char *key);
 /* Number -> exact unsigned integer (no sign, fraction or exponent); 0 on success. */
 int sc_json_as_u64(const sc_json *num, uint64_t *out);
-/* Number -> double (strtod); 0 on success. */
+/* Number -> double, correctly rounded whatever the C locale; magnitudes beyond the double
+ * range give +-inf or +-0 (as Python's json does). 0 on success, nonzero when `num` is not a
+ * number. */
 int sc_json_as_double(const sc_json *num, double *out);
-/* Does the object have a key twice? Returns the first duplicate key or NULL. */
+/* Does the object have a key twice? Returns the second occurrence of the first repeated key
+ * (in document order), or NULL. O(n) with a hash table. */
 const char *sc_json_duplicate_key(const sc_json *obj);
+
+/* Length of the longest well-formed UTF-8 prefix of `text` (== len when all of it is valid):
+ * no overlong forms, no encoded surrogates, nothing above U+10FFFF. */
+size_t sc_utf8_check(const char *text, size_t len);
 
 #endif

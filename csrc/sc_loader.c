@@ -39,20 +39,9 @@ void sc_loader_free(sc_loader *l)
     free(l);
 }
 
-static long entry_index(const sc_loader *l, const sc_st_entry *e)
-{
-    size_t n = sc_weights_count(l->weights);
-    for (size_t i = 0; i < n; i++)
-        if (sc_weights_entry(l->weights, i) == e)
-            return (long)i;
-    return -1;
-}
-
 static void mark_taken(sc_loader *l, const sc_st_entry *e)
 {
-    long i = entry_index(l, e);
-    if (i >= 0)
-        l->taken[i] = 1;
+    l->taken[sc_weights_index_of(l->weights, e)] = 1;
 }
 
 int sc_loader_has(const sc_loader *l, const char *name) { return sc_weights_find(l->weights, name) != NULL; }
@@ -187,8 +176,8 @@ sc_status sc_loader_get(sc_loader *l, const char *name, int ndim, const int64_t 
 {
     const sc_st_entry *e;
     size_t n;
-    const float *values;
-    int out_ndim;
+    const float *values = NULL;
+    int out_ndim = 0;
     int64_t out_shape[SC_MAX_DIMS];
     SC_TRY(read_checked(l, name, ndim, shape, &e, &n));
     SC_TRY(permute(l, name, ndim, shape, layout, &values, &out_ndim, out_shape));

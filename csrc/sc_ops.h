@@ -23,7 +23,8 @@
 
 #include "sc_tensor.h"
 
-typedef enum { SC_ACT_NONE = 0, SC_ACT_GELU, SC_ACT_SILU } sc_act;
+/* GELU is the exact (erf) form; QUICK_GELU is x * sigmoid(1.702 x) (OpenAI CLIP, transformers "quick_gelu"). */
+typedef enum { SC_ACT_NONE = 0, SC_ACT_GELU, SC_ACT_SILU, SC_ACT_QUICK_GELU } sc_act;
 typedef enum { SC_PAD_ZERO = 0, SC_PAD_REPLICATE } sc_pad_mode;
 
 typedef struct {
@@ -87,7 +88,8 @@ struct sc_backend {
 
     /* Multi-head attention. q [B,Tq,H*d], k/v [B,Tk,H*d] -> out [B,Tq,H*d]; head h owns channels
      * [h*d, (h+1)*d). softmax(q k^T * scale) v, with key j of query i masked out when
-     * causal && j > i, or key_mask (int64 [B,Tk], may be NULL) is 0. */
+     * causal && j > i, or key_mask (int64 [B,Tk], may be NULL) is 0. A query whose keys are all
+     * masked gets a zero output. */
     sc_status (*attention)(sc_backend *be, sc_tensor *out, const sc_tensor *q, const sc_tensor *k,
                            const sc_tensor *v, int heads, float scale, int causal,
                            const sc_tensor *key_mask);

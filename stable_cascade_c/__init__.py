@@ -5,6 +5,10 @@ the thin Python layer around it (argument parsing, config files, the Ikomia shim
 """
 from ._version import __version__
 from . import _C
+from .generator import Generator, randn_tensor
+from .scheduler import DDPMWuerstchenScheduler
+from .tokenizer import CLIPTokenizer
+from .text_encoder import CLIPTextModelWithProjection
 from .unet import StableCascadeUNet
 
 
@@ -28,4 +32,15 @@ def get_num_threads() -> int:
     return _C.get_num_threads()
 
 
-__all__ = ["__version__", "build_info", "set_num_threads", "get_num_threads", "StableCascadeUNet"]
+__all__ = [
+    "__version__",
+    "build_info",
+    "set_num_threads",
+    "get_num_threads",
+    "Generator",
+    "randn_tensor",
+    "DDPMWuerstchenScheduler",
+    "CLIPTokenizer",
+    "CLIPTextModelWithProjection",
+    "StableCascadeUNet",
+]

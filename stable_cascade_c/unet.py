@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _C
+from .devices import resolve_device
 
 _R, _T, _A = "SDCascadeResBlock", "SDCascadeTimestepBlock", "SDCascadeAttnBlock"
 
@@ -116,14 +117,6 @@ def normalize_config(config: ConfigLike) -> Dict[str, Any]:
     return cfg
 
 
-def _resolve_device(device: str) -> str:
-    if device in ("cpu", "auto"):
-        return "cpu"
-    if device == "cuda" or device.startswith("cuda:"):
-        raise RuntimeError("device 'cuda': this build of stable_cascade_c has no CUDA backend for the UNet yet")
-    raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
-
-
 def _f32(x: Any) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
@@ -143,7 +136,7 @@ class StableCascadeUNet:
     def from_pretrained(cls, folder: str, device: str = "cpu", variant: Optional[str] = None) -> "StableCascadeUNet":
         """Load a diffusers-format folder: config.json plus diffusion_pytorch_model[.<variant>].safetensors,
         or its shards listed in the matching .safetensors.index.json."""
-        _resolve_device(device)
+        resolve_device(device)
         path = os.path.join(folder, "config.json")
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no config.json in {folder}")
@@ -159,7 +152,7 @@ class StableCascadeUNet:
         "prior", "prior_lite", "decoder", "decoder_lite", or None to tell the published config from
         the tensors (detect_config); `naming` is "auto" (detected from the file), "original" or
         "diffusers"."""
-        _resolve_device(device)
+        resolve_device(device)
         cfg = normalize_config(cls.detect_config(path) if config is None else config)
         return cls(_C.UNet(cfg, path, single_file=True, naming=naming), cfg)
 

@@ -16,7 +16,7 @@ from sc_cuda_detect import cuda_plan  # noqa: E402
 
 def _extra():
     plan = cuda_plan()
-    return ["nvidia-cublas"] if plan.enabled and plan.cublas_from_wheel else []
+    return ["nvidia-cublas>=13"] if plan.enabled and plan.cublas_from_wheel else []
 
 
 def get_requires_for_build_wheel(config_settings=None):

@@ -1,0 +1,91 @@
+"""End to end on tiny random models: the same seed gives diffusers' pixels.
+
+Reference: tools/make_ref_pipeline.py ran diffusers' StableCascadePriorPipeline then
+StableCascadeDecoderPipeline in float32 with one torch CPU generator.
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import stable_cascade_c as sc
+
+DATA = os.path.join(os.path.dirname(__file__), "data", "pipeline")
+PRIOR = os.path.join(DATA, "stable-cascade-prior")
+DECODER = os.path.join(DATA, "stable-cascade")
+REF = np.load(os.path.join(DATA, "reference.npz"))
+CASES = sorted({k.split("/")[0] for k in REF.files})
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu")
+
+
+def _rel_err(got, want):
+    return float(np.abs(got - want).max() / (np.abs(want).max() + 1e-12))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_same_pixels_as_diffusers(pipe, case):
+    params = json.loads(str(REF[f"{case}/params"]))
+    stages = {}
+    images = pipe(params, _stages=stages)
+    assert pipe.last_seed == params["seed"]
+    assert _rel_err(stages["image_embeddings"], REF[f"{case}/image_embeddings"]) < 1e-4
+    assert _rel_err(stages["decoder_latents"], REF[f"{case}/decoder_latents"]) < 1e-4
+    want = REF[f"{case}/images"]
+    assert len(images) == want.shape[0]
+    for got, ref in zip(images, want):
+        assert got.dtype == np.uint8 and got.shape == ref.shape and got.flags.c_contiguous
+        diff = np.abs(got.astype(int) - ref.astype(int))
+        assert diff.max() <= 2, f"max pixel difference {diff.max()}"
+
+
+def test_string_and_native_parameters_give_the_same_image(pipe):
+    params = json.loads(str(REF["no_cfg/params"]))
+    as_strings = {k: str(v) for k, v in params.items()}
+    a = pipe(as_strings)
+    b = pipe(**params)
+    np.testing.assert_array_equal(a[0], b[0])
+
+
+def test_random_seed_is_reported_and_reproducible(pipe):
+    params = dict(json.loads(str(REF["no_cfg/params"])), seed=-1)
+    first = pipe(params)
+    seed = pipe.last_seed
+    assert 0 <= seed <= 191965535
+    again = pipe(dict(params, seed=seed))
+    np.testing.assert_array_equal(first[0], again[0])
+
+
+def test_progress_callback_sees_every_step(pipe):
+    params = json.loads(str(REF["no_cfg/params"]))
+    seen = []
+    pipe(params, progress=lambda stage, done, total: seen.append((stage, done, total)))
+    prior = [s for s in seen if s[0] == "prior"]
+    decoder = [s for s in seen if s[0] == "decoder"]
+    assert prior[-1] == ("prior", params["prior_num_inference_steps"], params["prior_num_inference_steps"])
+    assert decoder[-1] == ("decoder", params["num_inference_steps"], params["num_inference_steps"])
+
+
+def test_bad_parameter_leaves_the_pipeline_usable(pipe):
+    params = json.loads(str(REF["no_cfg/params"]))
+    with pytest.raises(ValueError, match="num_inference_steps"):
+        pipe(params, num_inference_steps="zero")
+    assert len(pipe(params)) == 1
+
+
+def test_missing_folders_raise_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        sc.Pipeline.from_pretrained(prior=str(tmp_path / "nope"), decoder=DECODER, device="cpu")
+    with pytest.raises(FileNotFoundError, match="prior"):
+        sc.Pipeline.from_pretrained(prior=str(tmp_path), decoder=DECODER, device="cpu")
+
+
+def test_cuda_request_is_a_clear_error_without_a_gpu():
+    if sc.build_info()["cuda_runtime_available"]:
+        pytest.skip("a GPU is present")
+    with pytest.raises(RuntimeError, match="cuda"):
+        sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cuda")

@@ -10,6 +10,10 @@ from .scheduler import DDPMWuerstchenScheduler
 from .tokenizer import CLIPTokenizer
 from .text_encoder import CLIPTextModelWithProjection
 from .vqgan import PaellaVQModel
+from .unet import StableCascadeUNet
+from .pipeline import Pipeline
+from .params import GenerationParams
+from . import weights
 
 
 def build_info() -> dict:
@@ -43,4 +47,8 @@ __all__ = [
     "CLIPTokenizer",
     "CLIPTextModelWithProjection",
     "PaellaVQModel",
+    "StableCascadeUNet",
+    "Pipeline",
+    "GenerationParams",
+    "weights",
 ]

@@ -21,7 +21,7 @@ from .devices import resolve_device
 from .generator import Generator
 from .params import GenerationParams, parse_params, resolve_seed
 from .scheduler import DDPMWuerstchenScheduler
-from .text_encoder import CLIPTextModelWithProjection
+from .text_encoder import CLIPTextModelWithProjection, same_model
 from .tokenizer import CLIPTokenizer
 from .unet import StableCascadeUNet
 from .vqgan import PaellaVQModel
@@ -128,15 +128,22 @@ class Pipeline:
         device = resolve_device(device)
         prior_unet_dir = _find_subfolder(prior, ["prior_lite", "prior"] if lite else ["prior"], "prior")
         decoder_unet_dir = _find_subfolder(decoder, ["decoder_lite", "decoder"] if lite else ["decoder"], "decoder")
+        prior_te_dir = _find_subfolder(prior, ["text_encoder"], "text_encoder")
+        decoder_te_dir = _find_subfolder(decoder, ["text_encoder"], "text_encoder")
+        text_encoder = CLIPTextModelWithProjection.from_pretrained(prior_te_dir, device=device, variant=variant)
+        # The two repos normally ship the same text encoder (2.8 GB in float32): keep one copy then.
+        if same_model(prior_te_dir, decoder_te_dir, variant):
+            decoder_text_encoder = text_encoder
+        else:
+            decoder_text_encoder = CLIPTextModelWithProjection.from_pretrained(decoder_te_dir, device=device,
+                                                                               variant=variant)
         return cls(
             tokenizer=CLIPTokenizer.from_pretrained(_find_subfolder(prior, ["tokenizer"], "tokenizer")),
-            text_encoder=CLIPTextModelWithProjection.from_pretrained(
-                _find_subfolder(prior, ["text_encoder"], "text_encoder"), device=device, variant=variant),
+            text_encoder=text_encoder,
             prior=StableCascadeUNet.from_pretrained(prior_unet_dir, device=device, variant=variant),
             prior_scheduler=DDPMWuerstchenScheduler.from_pretrained(_find_subfolder(prior, ["scheduler"], "scheduler")),
             decoder_tokenizer=CLIPTokenizer.from_pretrained(_find_subfolder(decoder, ["tokenizer"], "tokenizer")),
-            decoder_text_encoder=CLIPTextModelWithProjection.from_pretrained(
-                _find_subfolder(decoder, ["text_encoder"], "text_encoder"), device=device, variant=variant),
+            decoder_text_encoder=decoder_text_encoder,
             decoder=StableCascadeUNet.from_pretrained(decoder_unet_dir, device=device, variant=variant),
             decoder_scheduler=DDPMWuerstchenScheduler.from_pretrained(
                 _find_subfolder(decoder, ["scheduler"], "scheduler")),

@@ -16,6 +16,7 @@ void sc_cpu_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda
 
 float sc_gelu_exact(float x);
 float sc_silu(float x);
+float sc_quick_gelu(float x);
 
 sc_status cpu_linear(sc_backend *be, sc_tensor *out, const sc_tensor *x, const sc_tensor *w, const sc_tensor *bias,
                      sc_epilogue ep);

@@ -7,3 +7,6 @@
 float sc_gelu_exact(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f)); }
 
 float sc_silu(float x) { return x / (1.0f + expf(-x)); }
+
+/* transformers' QuickGELUActivation: x * sigmoid(1.702 x). */
+float sc_quick_gelu(float x) { return x / (1.0f + expf(-1.702f * x)); }

@@ -23,7 +23,8 @@
 
 #include "sc_tensor.h"
 
-typedef enum { SC_ACT_NONE = 0, SC_ACT_GELU, SC_ACT_SILU } sc_act;
+/* GELU is the exact (erf) form; QUICK_GELU is x * sigmoid(1.702 x) (OpenAI CLIP, transformers "quick_gelu"). */
+typedef enum { SC_ACT_NONE = 0, SC_ACT_GELU, SC_ACT_SILU, SC_ACT_QUICK_GELU } sc_act;
 typedef enum { SC_PAD_ZERO = 0, SC_PAD_REPLICATE } sc_pad_mode;
 
 typedef struct {

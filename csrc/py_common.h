@@ -37,5 +37,6 @@ int sc_py_init_json(PyObject *m);
 int sc_py_init_safetensors(PyObject *m);
 int sc_py_init_rng(PyObject *m);
 int sc_py_init_scheduler(PyObject *m);
+int sc_py_init_gemm(PyObject *m);
 
 #endif

@@ -15,6 +15,7 @@ static int (*const sc_py_parts[])(PyObject *) = {
     sc_py_init_safetensors,
     sc_py_init_rng,
     sc_py_init_scheduler,
+    sc_py_init_gemm,
 };
 
 PyMODINIT_FUNC PyInit__C(void)

@@ -1,0 +1,94 @@
+/* AVX2+FMA GEMM microkernel: a 6 x 16 tile in 12 ymm accumulators (two B vectors and one
+ * broadcast A value per step leave the 16 registers just enough room). Compiled under a
+ * target pragma so the rest of the build keeps the baseline ISA. */
+#include "cpu_gemm_impl.h"
+#include "cpu_kernels.h"
+
+#if defined(SC_GEMM_HAVE_X86)
+#include <immintrin.h>
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#pragma GCC optimize("fp-contract=fast") /* FMA for the vector math of the epilogue */
+#define SC_VW 8
+#include "cpu_gemm_vstore.h"
+
+#define MR 6
+#define NR 16
+
+/* r[i] = row i of an 8 x 8 block -> r[j] = column j */
+static inline void transpose8x8(__m256 r[8])
+{
+    __m256 t[8], s[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        s[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
+    }
+}
+
+void sc_gemm_pack_panels_avx2(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst)
+{
+    const int64_t k8 = kc / 8 * 8;
+    for (int64_t p0 = 0; p0 < rows; p0 += w, dst += w * kc) {
+        if (rows - p0 < w) { /* the zero-padded last panel */
+            sc_gemm_pack_panels(src + p0 * ld, ld, rows - p0, kc, w, dst);
+            continue;
+        }
+        for (int c0 = 0; c0 < w; c0 += 8) {
+            const float *s = src + (p0 + c0) * ld;
+            for (int64_t k = 0; k < k8; k += 8) {
+                __m256 r[8];
+                for (int i = 0; i < 8; i++)
+                    r[i] = _mm256_loadu_ps(s + i * ld + k);
+                transpose8x8(r);
+                for (int j = 0; j < 8; j++)
+                    _mm256_storeu_ps(dst + (k + j) * w + c0, r[j]);
+            }
+            for (int64_t k = k8; k < kc; k++)
+                for (int i = 0; i < 8; i++)
+                    dst[k * w + c0 + i] = s[i * ld + k];
+        }
+    }
+}
+
+static void kernel_avx2(int64_t kc, const float *ap, const float *bp,
+                                                             float *tile)
+{
+    __m256 acc[MR][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++)
+        acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        const float *a = ap + k * MR;
+        __m256 b0 = _mm256_load_ps(bp + k * NR), b1 = _mm256_load_ps(bp + k * NR + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++) {
+            __m256 av = _mm256_broadcast_ss(a + r);
+            acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+        _mm256_store_ps(tile + r * NR, acc[r][0]);
+        _mm256_store_ps(tile + r * NR + 8, acc[r][1]);
+    }
+}
+
+#pragma GCC pop_options
+
+const sc_gemm_impl sc_gemm_impl_avx2 = {
+    .name = "avx2", .mr = MR, .nr = NR, .kc = 384, .mc = 768, .nc = 1024,
+    .available = sc_cpu_has_avx2_fma, .pack_b = sc_gemm_pack_panels_avx2, .kernel = kernel_avx2, .store = sc_gemm_vstore,
+};
+#endif

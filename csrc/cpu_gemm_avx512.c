@@ -1,0 +1,49 @@
+/* AVX-512 GEMM microkernel: a 14 x 32 tile in 28 zmm accumulators; each k step loads two B
+ * vectors and broadcasts 14 A values (31 of the 32 registers live). Compiled under a target
+ * pragma so the rest of the build keeps the baseline ISA. */
+#include "cpu_gemm_impl.h"
+#include "cpu_kernels.h"
+
+#if defined(SC_GEMM_HAVE_X86)
+#include <immintrin.h>
+
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+#pragma GCC optimize("fp-contract=fast") /* FMA for the vector math of the epilogue */
+#define SC_VW 16
+#include "cpu_gemm_vstore.h"
+
+#define MR 14
+#define NR 32
+
+static void kernel_avx512(int64_t kc, const float *ap, const float *bp,
+                                                              float *tile)
+{
+    __m512 acc[MR][2];
+#pragma GCC unroll 14
+    for (int r = 0; r < MR; r++)
+        acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        const float *a = ap + k * MR;
+        __m512 b0 = _mm512_load_ps(bp + k * NR), b1 = _mm512_load_ps(bp + k * NR + 16);
+#pragma GCC unroll 14
+        for (int r = 0; r < MR; r++) {
+            __m512 av = _mm512_set1_ps(a[r]);
+            acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+        }
+    }
+#pragma GCC unroll 14
+    for (int r = 0; r < MR; r++) {
+        _mm512_store_ps(tile + r * NR, acc[r][0]);
+        _mm512_store_ps(tile + r * NR + 16, acc[r][1]);
+    }
+}
+
+#pragma GCC pop_options
+
+const sc_gemm_impl sc_gemm_impl_avx512 = {
+    .name = "avx512", .mr = MR, .nr = NR, .kc = 384, .mc = 1008, .nc = 512,
+    .available = sc_cpu_has_avx512f, .pack_b = sc_gemm_pack_panels_avx2, .kernel = kernel_avx512, .store = sc_gemm_vstore,
+};
+#endif

@@ -1,0 +1,20 @@
+/* The CUDA op backend: bfloat16 activations and weights, float32 accumulation and statistics,
+ * GEMMs through cuBLASLt (docs/cuda.md). Declared in every build: without CUDA support, or
+ * without a usable GPU, asking for it fails with a RuntimeError-class status. */
+#ifndef SC_CUDA_BACKEND_H
+#define SC_CUDA_BACKEND_H
+
+#include "sc_ops.h"
+
+/* The process-wide CUDA backend (current device), created on first use; NULL with the error set
+ * (SC_ERR_RUNTIME, or SC_ERR_NOMEM when its buffers cannot be allocated) when it is unavailable. */
+sc_backend *sc_cuda_backend(void);
+
+/* The backend that computes on `dev`: sc_cpu_backend() or sc_cuda_backend(). */
+sc_status sc_backend_for_device(sc_device dev, sc_backend **out);
+
+/* Device bytes the CUDA backend holds for itself (cuBLASLt workspace and scratch); 0 when it has
+ * not been created. Steady-state work must not make it grow. */
+size_t sc_cuda_backend_scratch_bytes(void);
+
+#endif

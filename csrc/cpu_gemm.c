@@ -297,7 +297,7 @@ sc_status sc_cpu_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_
         return sc_set_error(SC_ERR_VALUE, "gemm: leading dimension shorter than a row (lda=%lld ldb=%lld ldc=%lld "
                                           "for M=%lld N=%lld K=%lld)",
                             (long long)lda, (long long)ldb, (long long)ldc, (long long)M, (long long)N, (long long)K);
-    if (ep.act != SC_ACT_NONE && ep.act != SC_ACT_GELU && ep.act != SC_ACT_SILU)
+    if (ep.act != SC_ACT_NONE && ep.act != SC_ACT_GELU && ep.act != SC_ACT_SILU && ep.act != SC_ACT_QUICK_GELU)
         return sc_set_error(SC_ERR_VALUE, "gemm: unknown activation %d", (int)ep.act);
     if (M == 0 || N == 0)
         return SC_OK;

@@ -1,7 +1,7 @@
 /* Portable GEMM microkernel and epilogue (plain C; the compiler may vectorize the kernel for the
- * baseline ISA; activations through libm via sc_gelu_exact / sc_silu). Used on CPUs without
- * AVX2+FMA, and selectable with SC_GEMM_KERNEL=scalar as the reference the vector paths are
- * tested against. */
+ * baseline ISA; activations through libm via sc_gelu_exact / sc_silu / sc_quick_gelu). Used on
+ * CPUs without AVX2+FMA, and selectable with SC_GEMM_KERNEL=scalar as the reference the vector
+ * paths are tested against. */
 #include "cpu_gemm_impl.h"
 #include "cpu_kernels.h"
 
@@ -29,6 +29,7 @@ static float apply_act(sc_act act, float v)
     switch (act) {
     case SC_ACT_GELU: return sc_gelu_exact(v);
     case SC_ACT_SILU: return sc_silu(v);
+    case SC_ACT_QUICK_GELU: return sc_quick_gelu(v);
     default: return v;
     }
 }

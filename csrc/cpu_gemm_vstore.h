@@ -29,6 +29,8 @@ static inline sc_vf sc_vstore_apply(sc_vf v, const sc_gemm_store *st)
         v = sc_vgelu(v);
     else if (st->act == SC_ACT_SILU)
         v = sc_vsilu(v);
+    else if (st->act == SC_ACT_QUICK_GELU)
+        v = sc_vquick_gelu(v);
     return v * st->alpha;
 }
 

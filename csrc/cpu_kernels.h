@@ -22,6 +22,14 @@ sc_status sc_cpu_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_
  * fails with SC_ERR_VALUE for a name that is unknown or not supported by this CPU. */
 const char *sc_cpu_gemm_kernel(void);
 sc_status sc_cpu_gemm_set_kernel(const char *name);
+/* The ISA of the other multiversioned CPU op kernels: "avx512", "avx2" or "baseline", the best
+ * the CPU has unless capped by sc_cpu_ops_set_isa ("auto" lifts the cap; SC_ERR_VALUE for an
+ * unknown name or an ISA this CPU lacks). Tests use it to run every variant. */
+const char *sc_cpu_ops_isa(void);
+sc_status sc_cpu_ops_set_isa(const char *name);
+/* Buffers the CPU ops' scratch pool has allocated or grown so far (tests use it to prove that
+ * repeating a pass allocates nothing). */
+size_t sc_cpu_scratch_allocations(void);
 
 float sc_gelu_exact(float x);
 float sc_silu(float x);

@@ -1,4 +1,4 @@
-/* Vectorized exp, erf, GELU (exact, erf-based) and SiLU, written once with GCC vector types
+/* Vectorized exp, erf, GELU (exact, erf-based), SiLU and quick GELU, written once with GCC vector types
  * for any lane count. The including file defines SC_VW (8 for AVX2, 16 for AVX-512) and
  * includes this under its target ISA (#pragma GCC target), so every function here compiles
  * for that ISA only.
@@ -10,8 +10,9 @@
  *        The fits (weighted least squares, refined to near-minimax) are accurate to 1e-9, so
  *        the float evaluation leaves an absolute error of about 1e-7 -- what erff's own
  *        rounding near +-1 leaves. No division;
- *   GELU/SiLU: the formulas of sc_gelu_exact / sc_silu on top of these.
- * NaN propagates; +-inf give what the scalar formulas give except silu(-inf) (here -inf). */
+ *   GELU/SiLU/quick GELU: the formulas of sc_gelu_exact / sc_silu / sc_quick_gelu on top of these.
+ * NaN propagates; +-inf give what the scalar formulas give except silu(-inf) and quick_gelu(-inf)
+ * (here -inf). */
 #ifndef SC_CPU_VMATH_H
 #define SC_CPU_VMATH_H
 
@@ -83,5 +84,7 @@ static inline sc_vf sc_verf(sc_vf x)
 static inline sc_vf sc_vgelu(sc_vf x) { return 0.5f * x * (1.0f + sc_verf(x * 0.70710678118654752440f)); }
 
 static inline sc_vf sc_vsilu(sc_vf x) { return x / (1.0f + sc_vexp(-x)); }
+
+static inline sc_vf sc_vquick_gelu(sc_vf x) { return x / (1.0f + sc_vexp(-1.702f * x)); }
 
 #endif

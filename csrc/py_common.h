@@ -37,6 +37,8 @@ int sc_py_init_json(PyObject *m);
 int sc_py_init_safetensors(PyObject *m);
 int sc_py_init_rng(PyObject *m);
 int sc_py_init_scheduler(PyObject *m);
+int sc_py_init_tokenizer(PyObject *m);
 int sc_py_init_gemm(PyObject *m);
+int sc_py_init_clip_text(PyObject *m);
 
 #endif

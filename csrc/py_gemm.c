@@ -62,8 +62,10 @@ static int parse_act(const char *name, sc_act *act)
         *act = SC_ACT_GELU;
     else if (!strcmp(name, "silu"))
         *act = SC_ACT_SILU;
+    else if (!strcmp(name, "quick_gelu"))
+        *act = SC_ACT_QUICK_GELU;
     else {
-        PyErr_Format(PyExc_ValueError, "act must be 'none', 'gelu' or 'silu', got '%s'", name);
+        PyErr_Format(PyExc_ValueError, "act must be 'none', 'gelu', 'silu' or 'quick_gelu', got '%s'", name);
         return -1;
     }
     return 0;

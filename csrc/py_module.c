@@ -15,7 +15,9 @@ static int (*const sc_py_parts[])(PyObject *) = {
     sc_py_init_safetensors,
     sc_py_init_rng,
     sc_py_init_scheduler,
+    sc_py_init_tokenizer,
     sc_py_init_gemm,
+    sc_py_init_clip_text,
 };
 
 PyMODINIT_FUNC PyInit__C(void)

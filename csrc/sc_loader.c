@@ -176,8 +176,8 @@ sc_status sc_loader_get(sc_loader *l, const char *name, int ndim, const int64_t 
 {
     const sc_st_entry *e;
     size_t n;
-    const float *values;
-    int out_ndim;
+    const float *values = NULL;
+    int out_ndim = 0;
     int64_t out_shape[SC_MAX_DIMS];
     SC_TRY(read_checked(l, name, ndim, shape, &e, &n));
     SC_TRY(permute(l, name, ndim, shape, layout, &values, &out_ndim, out_shape));

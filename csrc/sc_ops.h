@@ -88,7 +88,8 @@ struct sc_backend {
 
     /* Multi-head attention. q [B,Tq,H*d], k/v [B,Tk,H*d] -> out [B,Tq,H*d]; head h owns channels
      * [h*d, (h+1)*d). softmax(q k^T * scale) v, with key j of query i masked out when
-     * causal && j > i, or key_mask (int64 [B,Tk], may be NULL) is 0. */
+     * causal && j > i, or key_mask (int64 [B,Tk], may be NULL) is 0. A query whose keys are all
+     * masked gets a zero output. */
     sc_status (*attention)(sc_backend *be, sc_tensor *out, const sc_tensor *q, const sc_tensor *k,
                            const sc_tensor *v, int heads, float scale, int causal,
                            const sc_tensor *key_mask);

@@ -17,14 +17,24 @@ sc_status sc_set_error(sc_status code, const char *fmt, ...)
 
 sc_status sc_add_context(sc_status code, const char *fmt, ...)
 {
-    char prefix[SC_ERROR_MAX];
     char old[SC_ERROR_MAX];
+    memcpy(old, sc_error_buf, sizeof old);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    int n = vsnprintf(sc_error_buf, sizeof sc_error_buf, fmt, ap);
     va_end(ap);
-    memcpy(old, sc_error_buf, sizeof old);
-    snprintf(sc_error_buf, sizeof sc_error_buf, "%s: %s", prefix, old);
+    size_t used = n < 0 ? 0 : (size_t)n < sizeof sc_error_buf ? (size_t)n : sizeof sc_error_buf - 1;
+    /* append ": <old message>", truncated to the buffer */
+    const char *parts[2] = {": ", old};
+    for (int i = 0; i < 2; i++) {
+        size_t len = strlen(parts[i]);
+        size_t room = sizeof sc_error_buf - 1 - used;
+        if (len > room)
+            len = room;
+        memcpy(sc_error_buf + used, parts[i], len);
+        used += len;
+    }
+    sc_error_buf[used] = '\0';
     return code;
 }
 

@@ -7,6 +7,8 @@ from ._version import __version__
 from . import _C
 from .generator import Generator, randn_tensor
 from .scheduler import DDPMWuerstchenScheduler
+from .tokenizer import CLIPTokenizer
+from .text_encoder import CLIPTextModelWithProjection
 
 
 def build_info() -> dict:
@@ -29,5 +31,14 @@ def get_num_threads() -> int:
     return _C.get_num_threads()
 
 
-__all__ = ["__version__", "build_info", "set_num_threads", "get_num_threads", "Generator", "randn_tensor",
-           "DDPMWuerstchenScheduler"]
+__all__ = [
+    "__version__",
+    "build_info",
+    "set_num_threads",
+    "get_num_threads",
+    "Generator",
+    "randn_tensor",
+    "DDPMWuerstchenScheduler",
+    "CLIPTokenizer",
+    "CLIPTextModelWithProjection",
+]

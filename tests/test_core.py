@@ -67,7 +67,8 @@ def test_bf16_ties_round_to_even():
 def test_f16_conversion_matches_numpy_everywhere():
     x = _all_f32_patterns(step=4099)
     got = _C.f32_to_f16_bits(x)
-    want = x.astype(np.float16).view(np.uint16)
+    with np.errstate(over="ignore"):  # huge values become inf on both sides
+        want = x.astype(np.float16).view(np.uint16)
     nan = np.isnan(x)
     np.testing.assert_array_equal(got[~nan], want[~nan])
     assert np.isnan(_C.f16_bits_to_f32(got[nan])).all()

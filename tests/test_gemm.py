@@ -40,6 +40,8 @@ def _act64(v: np.ndarray, act: str) -> np.ndarray:
         return 0.5 * v * (1.0 + _erf(v / math.sqrt(2.0)).astype(np.float64))
     if act == "silu":
         return v / (1.0 + np.exp(-v))
+    if act == "quick_gelu":
+        return v / (1.0 + np.exp(-1.702 * v))
     return v
 
 
@@ -114,7 +116,7 @@ def test_sizes(kernel_threads, M, N, K):
     _check(M, N, K)
 
 
-@pytest.mark.parametrize("act", ["none", "gelu", "silu"])
+@pytest.mark.parametrize("act", ["none", "gelu", "silu", "quick_gelu"])
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("alpha", [1.0, -0.75])
 @pytest.mark.parametrize("accumulate", [False, True])
@@ -131,9 +133,9 @@ def test_strided_rows(kernel_threads, act):
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
-@pytest.mark.parametrize("act", ["gelu", "silu"])
+@pytest.mark.parametrize("act", ["gelu", "silu", "quick_gelu"])
 def test_vector_activations(kernel, act):
-    """The fused GELU/SiLU (vector erf/exp on avx2/avx512, libm on scalar) over [-12, 12] and
+    """The fused GELU/SiLU/quick GELU (vector erf/exp on avx2/avx512, libm on scalar) over [-12, 12] and
     special values, as C[0, j] = act(1 * x_j): within 3e-7 * max(1, |x|) of float64 (GELU's
     erff-based formula itself is only that accurate absolutely, in the negative tail)."""
     x = np.concatenate([

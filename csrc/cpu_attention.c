@@ -1,0 +1,206 @@
+/* Multi-head attention on the CPU with a streaming ("online") softmax: for each
+ * (batch, head, block of queries) the keys are visited in blocks, keeping per query the running
+ * maximum m, the running sum l of exp(s - m) and the unnormalized output, rescaled whenever m
+ * grows. The [Tq, Tk] score matrix is never materialized; each task touches only a
+ * [query block x key block] tile. Tasks are independent, so results do not depend on the thread
+ * count. A query whose keys are all masked gets a zero output. */
+#include "cpu_util.h"
+
+#include <omp.h>
+
+#define ATT_QB 32 /* queries per task */
+#define ATT_KB 64 /* keys per block */
+
+typedef struct {
+    const float *q, *k, *v;
+    const int64_t *key_mask; /* [B, Tk] or NULL */
+    float *out;
+    int64_t Tq, Tk, C, d, heads;
+    float scale;
+    int causal;
+} att_args;
+
+/* Floats of per-thread workspace: Q block, transposed K block, scores, output accumulators, then
+ * per row m, l, corr, shift and per key the mask bias. */
+static int64_t att_workspace_floats(int64_t d)
+{
+    int64_t n = ATT_QB * d + d * ATT_KB + ATT_QB * ATT_KB + ATT_QB * d + 4 * ATT_QB + ATT_KB;
+    return (n + 15) & ~(int64_t)15; /* keep each thread's slice on its own cache lines */
+}
+
+/* s[0..ATT_KB) = q . Kt[:, j] over d dims (Kt is [d, ATT_KB], zero-padded past the block). */
+CPU_INLINE void att_scores(float *restrict s, const float *restrict q, const float *restrict Kt, int64_t d)
+{
+    float acc[ATT_KB];
+    for (int64_t j = 0; j < ATT_KB; j++)
+        acc[j] = 0.0f;
+    for (int64_t t = 0; t < d; t++) {
+        const float qt = q[t];
+        const float *kt = Kt + t * ATT_KB;
+        for (int64_t j = 0; j < ATT_KB; j++)
+            acc[j] += qt * kt[j];
+    }
+    for (int64_t j = 0; j < ATT_KB; j++)
+        s[j] = acc[j];
+}
+
+/* o[0..d) = o * corr + sum_j p[j] v_j, v_j = vbase + j*C. */
+CPU_INLINE void att_accumulate(float *restrict o, const float *restrict p, int64_t nk, const float *restrict vbase,
+                               int64_t C, int64_t d, float corr)
+{
+    for (int64_t t = 0; t < d; t++)
+        o[t] *= corr;
+    for (int64_t j = 0; j < nk; j++) {
+        const float pj = p[j];
+        const float *vr = vbase + j * C;
+        for (int64_t t = 0; t < d; t++)
+            o[t] += pj * vr[t];
+    }
+}
+
+/* One task: queries [q0, q0+nq) of head h in batch b. `d` is a compile-time constant in the
+ * specialised instance below (the common head size 64), a variable otherwise.
+ * Per key block: scores of every query row (masked to -inf), then, vectorized across rows,
+ * the new running maxima and the rescale factors, then p = exp(s - m) over the whole tile,
+ * then the rescaled output rows accumulate p V. */
+CPU_INLINE void att_task_d(const att_args *a, int64_t task, float *ws, int64_t d)
+{
+    const int64_t C = a->C;
+    const float scale = a->scale;
+    const int64_t nqb = (a->Tq + ATT_QB - 1) / ATT_QB;
+    const int64_t b = task / (a->heads * nqb), h = task / nqb % a->heads, q0 = task % nqb * ATT_QB;
+    const int64_t nq = a->Tq - q0 < ATT_QB ? a->Tq - q0 : ATT_QB;
+    float *Q = ws, *Kt = Q + ATT_QB * d, *S = Kt + d * ATT_KB, *O = S + ATT_QB * ATT_KB;
+    float *m = O + ATT_QB * d, *l = m + ATT_QB, *kbias = l + ATT_QB, *corr = kbias + ATT_KB;
+    float *shift = corr + ATT_QB;
+
+    for (int64_t i = 0; i < nq; i++) {
+        memcpy(Q + i * d, a->q + (b * a->Tq + q0 + i) * C + h * d, (size_t)d * sizeof *Q);
+        memset(O + i * d, 0, (size_t)d * sizeof *O);
+        m[i] = -INFINITY;
+        l[i] = 0.0f;
+    }
+    /* With the causal mask no query of this block sees keys past its last query. */
+    int64_t kend = a->Tk;
+    if (a->causal && q0 + nq < kend)
+        kend = q0 + nq;
+    const int64_t *mask = a->key_mask ? a->key_mask + b * a->Tk : NULL;
+    const float *kbase = a->k + b * a->Tk * C + h * d, *vbase = a->v + b * a->Tk * C + h * d;
+
+    for (int64_t k0 = 0; k0 < kend; k0 += ATT_KB) {
+        const int64_t nk = kend - k0 < ATT_KB ? kend - k0 : ATT_KB;
+        /* K block transposed to [d, ATT_KB]; kbias: 0 for a visible key, -inf for a masked or
+         * missing one. */
+        for (int64_t j = 0; j < ATT_KB; j++)
+            kbias[j] = j < nk && !(mask && mask[k0 + j] == 0) ? 0.0f : -INFINITY;
+        for (int64_t t = 0; t < d; t++)
+            for (int64_t j = nk; j < ATT_KB; j++)
+                Kt[t * ATT_KB + j] = 0.0f;
+        for (int64_t j = 0; j < nk; j++) {
+            const float *kr = kbase + (k0 + j) * C;
+            for (int64_t t = 0; t < d; t++)
+                Kt[t * ATT_KB + j] = kr[t];
+        }
+        for (int64_t i = 0; i < nq; i++) {
+            float *s = S + i * ATT_KB;
+            att_scores(s, Q + i * d, Kt, d);
+            const int64_t last = a->causal ? q0 + i - k0 : ATT_KB; /* keys past it are in the future */
+            float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+            for (int64_t j = 0; j < ATT_KB; j++) {
+                const float v = s[j] * scale + kbias[j];
+                s[j] = j > last ? -INFINITY : v;
+                mx = s[j] > mx ? s[j] : mx;
+            }
+            corr[i] = mx; /* the block's row maximum, turned into the rescale factor below */
+        }
+#pragma omp simd
+        for (int64_t i = 0; i < nq; i++) {
+            const float m_new = corr[i] > m[i] ? corr[i] : m[i];
+            shift[i] = m_new == -INFINITY ? 0.0f : m_new; /* row fully masked so far: p = 0 */
+            corr[i] = cpu_exp(m[i] - shift[i]);
+            m[i] = m_new;
+        }
+        for (int64_t i = 0; i < nq; i++) {
+            float *s = S + i * ATT_KB;
+            float psum = 0.0f;
+#pragma omp simd reduction(+ : psum)
+            for (int64_t j = 0; j < ATT_KB; j++) {
+                s[j] = cpu_exp(s[j] - shift[i]);
+                psum += s[j];
+            }
+            l[i] = l[i] * corr[i] + psum;
+        }
+        for (int64_t i = 0; i < nq; i++) {
+            const int64_t visible = a->causal && q0 + i - k0 + 1 < nk ? q0 + i - k0 + 1 : nk;
+            att_accumulate(O + i * d, S + i * ATT_KB, visible, vbase + k0 * C, C, d, corr[i]);
+        }
+    }
+    for (int64_t i = 0; i < nq; i++) {
+        const float inv = l[i] > 0.0f ? 1.0f / l[i] : 0.0f;
+        float *dst = a->out + (b * a->Tq + q0 + i) * C + h * d;
+        for (int64_t t = 0; t < d; t++)
+            dst[t] = O[i * d + t] * inv;
+    }
+}
+
+CPU_INLINE void att_task_body(const att_args *a, int64_t task, float *ws)
+{
+    if (a->d == 64)
+        att_task_d(a, task, ws, 64);
+    else
+        att_task_d(a, task, ws, a->d);
+}
+CPU_MULTIVERSION(att_task, (const att_args *a, int64_t task, float *ws), (a, task, ws))
+
+sc_status cpu_attention(sc_backend *be, sc_tensor *out, const sc_tensor *q, const sc_tensor *k, const sc_tensor *v,
+                        int heads, float scale, int causal, const sc_tensor *key_mask)
+{
+    (void)be;
+    const char *op = "attention";
+    SC_TRY(cpu_check_f32(q, op, "q", 3));
+    SC_TRY(cpu_check_f32(k, op, "k", 3));
+    const int64_t B = q->shape[0], Tq = q->shape[1], C = q->shape[2], Tk = k->shape[1];
+    const int64_t kshape[3] = {B, Tk, C};
+    SC_TRY(cpu_check_shape(k, op, "k", 3, kshape));
+    SC_TRY(cpu_check_f32(v, op, "v", 3));
+    SC_TRY(cpu_check_shape(v, op, "v", 3, kshape));
+    SC_TRY(cpu_check_f32(out, op, "out", 3));
+    SC_TRY(cpu_check_shape(out, op, "out", 3, q->shape));
+    if (key_mask) {
+        const int64_t mshape[2] = {B, Tk};
+        SC_TRY(cpu_check_i64(key_mask, op, "key_mask", 2));
+        SC_TRY(cpu_check_shape(key_mask, op, "key_mask", 2, mshape));
+    }
+    if (heads < 1 || C % heads != 0)
+        return sc_set_error(SC_ERR_VALUE, "%s: %lld channels do not split into %d heads", op, (long long)C, heads);
+    if (!isfinite(scale))
+        return sc_set_error(SC_ERR_VALUE, "%s: scale must be finite, got %g", op, (double)scale);
+    SC_TRY(cpu_check_no_alias(out, q, op, "q"));
+    SC_TRY(cpu_check_no_alias(out, k, op, "k"));
+    SC_TRY(cpu_check_no_alias(out, v, op, "v"));
+
+    const int64_t d = C / heads;
+    const int64_t tasks = B * heads * ((Tq + ATT_QB - 1) / ATT_QB);
+    if (tasks == 0 || d == 0)
+        return SC_OK;
+    const int nt = cpu_threads_for(tasks, ATT_QB * Tk * d * 4);
+    const int64_t per_thread = att_workspace_floats(d);
+    cpu_scratch *s;
+    SC_TRY(cpu_scratch_acquire((size_t)(nt * per_thread) * sizeof(float), &s));
+    const att_args args = {
+        .q = q->data, .k = k->data, .v = v->data, .key_mask = key_mask ? key_mask->data : NULL,
+        .out = out->data, .Tq = Tq, .Tk = Tk, .C = C, .d = d, .heads = heads, .scale = scale, .causal = causal,
+    };
+    __typeof__(&att_task_generic) run_task = CPU_PICK(att_task);
+    float *ws = s->data;
+#pragma omp parallel num_threads(nt)
+    {
+        float *mine = ws + omp_get_thread_num() * per_thread;
+#pragma omp for schedule(dynamic)
+        for (int64_t t = 0; t < tasks; t++)
+            run_task(&args, t, mine);
+    }
+    cpu_scratch_release(s);
+    return SC_OK;
+}

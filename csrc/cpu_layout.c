@@ -1,0 +1,113 @@
+/* Data movement without arithmetic: concat, NCHW <-> NHWC and embedding lookup. */
+#include "cpu_util.h"
+
+sc_status cpu_concat(sc_backend *be, sc_tensor *out, const sc_tensor *a, const sc_tensor *b, int axis)
+{
+    (void)be;
+    const char *op = "concat";
+    SC_TRY(cpu_check_f32(a, op, "a", -1));
+    SC_TRY(cpu_check_f32(b, op, "b", a->ndim));
+    SC_TRY(cpu_check_f32(out, op, "out", a->ndim));
+    const int nd = a->ndim;
+    if (axis < -nd || axis >= nd)
+        return sc_set_error(SC_ERR_VALUE, "%s: axis %d is out of range for %d dims", op, axis, nd);
+    if (axis < 0)
+        axis += nd;
+    int64_t bshape[SC_MAX_DIMS], oshape[SC_MAX_DIMS];
+    for (int i = 0; i < nd; i++) {
+        bshape[i] = i == axis ? -1 : a->shape[i];
+        oshape[i] = i == axis ? a->shape[i] + b->shape[i] : a->shape[i];
+    }
+    SC_TRY(cpu_check_shape(b, op, "b", nd, bshape));
+    SC_TRY(cpu_check_shape(out, op, "out", nd, oshape));
+    SC_TRY(cpu_check_no_alias(out, a, op, "a"));
+    SC_TRY(cpu_check_no_alias(out, b, op, "b"));
+    if (sc_tensor_numel(out) == 0)
+        return SC_OK;
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < axis; i++)
+        outer *= a->shape[i];
+    for (int i = axis + 1; i < nd; i++)
+        inner *= a->shape[i];
+    const int64_t na = a->shape[axis] * inner, nb = b->shape[axis] * inner;
+    const float *ap = a->data, *bp = b->data;
+    float *o = out->data;
+#pragma omp parallel for num_threads(cpu_threads_for(outer, na + nb)) schedule(static)
+    for (int64_t i = 0; i < outer; i++) {
+        memcpy(o + i * (na + nb), ap + i * na, (size_t)na * sizeof *o);
+        memcpy(o + i * (na + nb) + na, bp + i * nb, (size_t)nb * sizeof *o);
+    }
+    return SC_OK;
+}
+
+/* Tiled transpose of `mats` row-major [R, S] matrices into [S, R]. */
+#define TRANSPOSE_TILE 32
+static void transpose_batched(float *dst, const float *src, int64_t mats, int64_t R, int64_t S)
+{
+    const int64_t tr = (R + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE, ts = (S + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE;
+#pragma omp parallel for num_threads(cpu_threads_for(mats * tr * ts, TRANSPOSE_TILE * TRANSPOSE_TILE)) \
+    schedule(static)
+    for (int64_t t = 0; t < mats * tr * ts; t++) {
+        const int64_t m = t / (tr * ts), r0 = t / ts % tr * TRANSPOSE_TILE, s0 = t % ts * TRANSPOSE_TILE;
+        const int64_t r1 = r0 + TRANSPOSE_TILE < R ? r0 + TRANSPOSE_TILE : R;
+        const int64_t s1 = s0 + TRANSPOSE_TILE < S ? s0 + TRANSPOSE_TILE : S;
+        const float *sm = src + m * R * S;
+        float *dm = dst + m * R * S;
+        for (int64_t s = s0; s < s1; s++)
+            for (int64_t r = r0; r < r1; r++)
+                dm[s * R + r] = sm[r * S + s];
+    }
+}
+
+static sc_status layout_change(const char *op, sc_tensor *out, const sc_tensor *x, int to_nhwc)
+{
+    SC_TRY(cpu_check_f32(x, op, "x", 4));
+    SC_TRY(cpu_check_f32(out, op, "out", 4));
+    const int64_t *s = x->shape;
+    /* NCHW [B, C, H, W] -> NHWC [B, H, W, C], or back */
+    const int64_t oshape[4] = {s[0], to_nhwc ? s[2] : s[3], to_nhwc ? s[3] : s[1], to_nhwc ? s[1] : s[2]};
+    SC_TRY(cpu_check_shape(out, op, "out", 4, oshape));
+    SC_TRY(cpu_check_no_alias(out, x, op, "x"));
+    if (to_nhwc)
+        transpose_batched(out->data, x->data, s[0], s[1], s[2] * s[3]);
+    else
+        transpose_batched(out->data, x->data, s[0], s[1] * s[2], s[3]);
+    return SC_OK;
+}
+
+sc_status cpu_nchw_to_nhwc(sc_backend *be, sc_tensor *out, const sc_tensor *x)
+{
+    (void)be;
+    return layout_change("nchw_to_nhwc", out, x, 1);
+}
+
+sc_status cpu_nhwc_to_nchw(sc_backend *be, sc_tensor *out, const sc_tensor *x)
+{
+    (void)be;
+    return layout_change("nhwc_to_nchw", out, x, 0);
+}
+
+sc_status cpu_embedding(sc_backend *be, sc_tensor *out, const sc_tensor *table, const sc_tensor *ids)
+{
+    (void)be;
+    const char *op = "embedding";
+    SC_TRY(cpu_check_f32(table, op, "table", 2));
+    SC_TRY(cpu_check_i64(ids, op, "ids", 2));
+    SC_TRY(cpu_check_f32(out, op, "out", 3));
+    const int64_t V = table->shape[0], C = table->shape[1];
+    const int64_t oshape[3] = {ids->shape[0], ids->shape[1], C};
+    SC_TRY(cpu_check_shape(out, op, "out", 3, oshape));
+    SC_TRY(cpu_check_no_alias(out, table, op, "table"));
+    const int64_t n = sc_tensor_numel(ids);
+    const int64_t *id = ids->data;
+    for (int64_t i = 0; i < n; i++)
+        if (id[i] < 0 || id[i] >= V)
+            return sc_set_error(SC_ERR_VALUE, "%s: id %lld at position %lld is outside the table of %lld rows", op,
+                                (long long)id[i], (long long)i, (long long)V);
+    const float *tp = table->data;
+    float *o = out->data;
+#pragma omp parallel for num_threads(cpu_threads_for(n, C)) schedule(static)
+    for (int64_t i = 0; i < n; i++)
+        memcpy(o + i * C, tp + id[i] * C, (size_t)C * sizeof *o);
+    return SC_OK;
+}

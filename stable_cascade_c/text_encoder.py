@@ -1,0 +1,131 @@
+"""The CLIP text encoder with projection (transformers' CLIPTextModelWithProjection) on the C core.
+
+Stable Cascade's `text_encoder/` is the OpenCLIP ViT-bigG-14 text tower. The prior consumes
+``hidden_states`` (the last layer's output before the final LayerNorm) and the pooled, projected
+``text_embeds``; the decoder only ``text_embeds``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from . import _C
+from .devices import resolve_device
+
+# transformers' CLIPTextConfig defaults (v5), used for keys a config.json leaves out.
+CONFIG_DEFAULTS: Dict[str, Any] = {
+    "vocab_size": 49408,
+    "hidden_size": 512,
+    "intermediate_size": 2048,
+    "projection_dim": 512,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 8,
+    "max_position_embeddings": 77,
+    "hidden_act": "quick_gelu",
+    "layer_norm_eps": 1e-5,
+    "eos_token_id": 49407,
+}
+
+
+def load_config(folder: str) -> Dict[str, Any]:
+    """The text-encoder fields of ``<folder>/config.json`` with transformers' defaults filled in."""
+    path = os.path.join(folder, "config.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError("CLIP text encoder config not found: %s" % path)
+    with open(path, encoding="utf-8") as f:
+        try:
+            raw = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError("%s is not valid JSON: %s" % (path, e)) from None
+    if not isinstance(raw, dict):
+        raise ValueError("%s must hold a JSON object" % path)
+    return {key: raw.get(key, default) for key, default in CONFIG_DEFAULTS.items()}
+
+
+@dataclass
+class CLIPTextModelOutput:
+    """Outputs of one forward pass (float32 NumPy arrays)."""
+
+    hidden_states: np.ndarray
+    """[B, T, hidden]: transformers' ``hidden_states[-1]``, before the final LayerNorm."""
+    last_hidden_state: np.ndarray
+    """[B, T, hidden]: after the final LayerNorm."""
+    text_embeds: np.ndarray
+    """[B, projection_dim]: the pooled row of ``last_hidden_state``, projected (not normalized)."""
+
+
+def _as_token_array(x: Any, what: str) -> np.ndarray:
+    a = np.asarray(x)
+    if a.dtype == np.bool_:
+        a = a.astype(np.int64)
+    if a.size and not np.issubdtype(a.dtype, np.integer):
+        raise ValueError("%s must hold integers, got dtype %s" % (what, a.dtype))
+    if a.ndim == 1:
+        a = a[None, :]
+    if a.ndim != 2:
+        raise ValueError("%s must have shape [batch, tokens], got %s" % (what, a.shape))
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+class CLIPTextModelWithProjection:
+    """CLIP text encoder + projection, numerically equal to transformers' class in float32.
+
+    >>> te = CLIPTextModelWithProjection.from_pretrained("stable-cascade-prior/text_encoder")
+    >>> out = te(enc["input_ids"], attention_mask=enc["attention_mask"])
+    >>> out.hidden_states.shape, out.text_embeds.shape
+    ((1, 77, 1280), (1, 1280))
+    """
+
+    def __init__(self, model: "_C.ClipTextModel", config: Dict[str, Any], device: str) -> None:
+        self._model = model
+        self.config = config
+        self.device = device
+
+    @classmethod
+    def from_pretrained(cls, folder: str, device: str = "cpu", variant: Optional[str] = None
+                        ) -> "CLIPTextModelWithProjection":
+        """Load ``config.json`` and ``model[.<variant>].safetensors`` (or its shards) from `folder`.
+
+        Raises FileNotFoundError for a missing folder/file, ValueError naming file and tensor for
+        missing, mis-shaped or unexpected tensors, RuntimeError for device="cuda" in this build.
+        """
+        # resolve_device validates the name and rejects "cuda" until the CUDA backend exists; the
+        # model runs on the CPU backend, also for "auto".
+        resolve_device(device)
+        folder = os.fspath(folder)
+        if not os.path.isdir(folder):
+            raise FileNotFoundError("CLIP text encoder folder not found: %s" % folder)
+        config = load_config(folder)
+        return cls(_C.ClipTextModel(folder, variant, config), config, "cpu")
+
+    @staticmethod
+    def expected_keys(config: Dict[str, Any]) -> List[Tuple[str, Tuple[int, ...]]]:
+        """(name, torch shape) of every tensor the loader requires for `config`, in state-dict order.
+
+        `config` holds config.json fields; missing ones take transformers' defaults.
+        """
+        return _C.clip_text_expected_keys(dict(CONFIG_DEFAULTS, **config))
+
+    def __call__(self, input_ids: Any, attention_mask: Any = None) -> CLIPTextModelOutput:
+        """Encode token ids [B, T] (T <= max_position_embeddings; a 1-D row is a batch of one).
+
+        `attention_mask` [B, T] (1 = token, 0 = padding) masks padded keys on top of the causal
+        mask, as diffusers passes it; None attends to every earlier position. Rows whose keys are
+        all masked (a mask starting with 0) have no meaning and follow the attention op.
+        """
+        ids = _as_token_array(input_ids, "input_ids")
+        mask = None
+        if attention_mask is not None:
+            mask = _as_token_array(attention_mask, "attention_mask")
+            if mask.shape != ids.shape:
+                raise ValueError("attention_mask has shape %s, input_ids %s" % (mask.shape, ids.shape))
+        hidden, last, embeds = self._model.forward(ids, mask)
+        return CLIPTextModelOutput(hidden_states=hidden, last_hidden_state=last, text_embeds=embeds)
+
+    def _arena_alloc_count(self) -> int:
+        """Activation-arena allocations so far (steady-state passes add none)."""
+        return self._model.arena_alloc_count()

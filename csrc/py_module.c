@@ -18,6 +18,7 @@ static int (*const sc_py_parts[])(PyObject *) = {
     sc_py_init_tokenizer,
     sc_py_init_gemm,
     sc_py_init_clip_text,
+    sc_py_init_cuda,
 };
 
 PyMODINIT_FUNC PyInit__C(void)

@@ -82,6 +82,16 @@ sc_backend *sc_cuda_backend(void)
     return cuda_backend_get(&be) == SC_OK ? be : NULL;
 }
 
+sc_status sc_backend_synchronize(const sc_backend *be)
+{
+#ifdef SC_WITH_CUDA
+    if (be->device == SC_CUDA)
+        return sc_cuda_synchronize();
+#endif
+    (void)be;
+    return SC_OK;
+}
+
 sc_status sc_backend_for_device(sc_device dev, sc_backend **out)
 {
     if (dev == SC_CPU) {

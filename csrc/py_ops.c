@@ -8,8 +8,12 @@
  * they compute a best-effort shape and leave argument validation to the op itself.
  * device="cuda" runs the same op on the CUDA backend: the arrays are mirrored on the GPU in its
  * dtype (bfloat16; int64 stays int64), and the output comes back as float32. An `out=` that is
- * also an input stays the same tensor there, so in-place use is tested on the GPU too. */
+ * also an input stays the same tensor there, so in-place use is tested on the GPU too.
+ * repeat=n (benchmarks) runs the op n times on the same arguments and returns (output, seconds
+ * per call), the device's queued work included. */
 #include "py_common.h"
+
+#include <time.h>
 
 #include "cpu_kernels.h"
 #include "sc_cuda_backend.h"
@@ -43,6 +47,7 @@ typedef struct {
     sc_tensor *t[MAX_TENSORS]; /* in parameter order; NULL for an absent optional */
     double s[MAX_SCALARS];     /* in parameter order */
     sc_device device;          /* device= keyword: where the op runs */
+    int repeat;                /* repeat= keyword: calls to time, 0 when not timing */
 } op_args;
 
 typedef struct {
@@ -254,68 +259,68 @@ static sc_status call_embedding(sc_backend *be, sc_tensor *o, const op_args *a)
     "out = (accumulate ? out : 0) + alpha * act(op + bias); accumulate needs out=."
 
 static const op_def ops[] = {
-    {"op_linear", "op_linear(x, w, bias=None, act='none', alpha=1.0, accumulate=False, out=None, device='cpu')\n--\n\n"
+    {"op_linear", "op_linear(x, w, bias=None, act='none', alpha=1.0, accumulate=False, out=None)\n--\n\n"
                   "x [..., K] @ w[N, K]^T + bias." EPILOGUE_DOC,
      {REQ("x", P_TENSOR), REQ("w", P_TENSOR), OPT("bias", P_TENSOR_OPT, 0), EPILOGUE_PARAMS}, 0, shape_linear,
      call_linear},
     {"op_conv2d", "op_conv2d(x, w, bias=None, stride=1, pad=0, act='none', alpha=1.0, accumulate=False, "
-                  "out=None, device='cpu')\n--\n\nx [B,H,W,Ci], w [Co,kh,kw,Ci] -> [B,Ho,Wo,Co], zero padding." EPILOGUE_DOC,
+                  "out=None)\n--\n\nx [B,H,W,Ci], w [Co,kh,kw,Ci] -> [B,Ho,Wo,Co], zero padding." EPILOGUE_DOC,
      {REQ("x", P_TENSOR), REQ("w", P_TENSOR), OPT("bias", P_TENSOR_OPT, 0), OPT("stride", P_INT, 1),
       OPT("pad", P_INT, 0), EPILOGUE_PARAMS},
      2, shape_conv2d, call_conv2d},
     {"op_conv_transpose2d",
      "op_conv_transpose2d(x, w, bias=None, stride=1, pad=0, act='none', alpha=1.0, accumulate=False, "
-     "out=None, device='cpu')\n--\n\nx [B,H,W,Ci], w [kh,kw,Co,Ci] -> [B,(H-1)s-2p+kh,(W-1)s-2p+kw,Co]." EPILOGUE_DOC,
+     "out=None)\n--\n\nx [B,H,W,Ci], w [kh,kw,Co,Ci] -> [B,(H-1)s-2p+kh,(W-1)s-2p+kw,Co]." EPILOGUE_DOC,
      {REQ("x", P_TENSOR), REQ("w", P_TENSOR), OPT("bias", P_TENSOR_OPT, 0), OPT("stride", P_INT, 1),
       OPT("pad", P_INT, 0), EPILOGUE_PARAMS},
      2, shape_conv_transpose2d, call_conv_transpose2d},
     {"op_depthwise3x3", "op_depthwise3x3(x, w, bias=None, pad_mode='zeros', act='none', alpha=1.0, "
-                        "accumulate=False, out=None, device='cpu')\n--\n\nx [B,H,W,C], w [3,3,C]; pad_mode 'zeros' or "
+                        "accumulate=False, out=None)\n--\n\nx [B,H,W,C], w [3,3,C]; pad_mode 'zeros' or "
                         "'replicate'." EPILOGUE_DOC,
      {REQ("x", P_TENSOR), REQ("w", P_TENSOR), OPT("bias", P_TENSOR_OPT, 0), OPT("pad_mode", P_PAD, SC_PAD_ZERO),
       EPILOGUE_PARAMS},
      1, shape_first, call_depthwise3x3},
-    {"op_layernorm", "op_layernorm(x, gamma=None, beta=None, eps=1e-6, out=None, device='cpu')\n--\n\nLayerNorm over the last dim.",
+    {"op_layernorm", "op_layernorm(x, gamma=None, beta=None, eps=1e-6, out=None)\n--\n\nLayerNorm over the last dim.",
      {REQ("x", P_TENSOR), OPT("gamma", P_TENSOR_OPT, 0), OPT("beta", P_TENSOR_OPT, 0), OPT("eps", P_FLOAT, 1e-6)},
      -1, shape_first, call_layernorm},
     {"op_layernorm_scalar_affine",
-     "op_layernorm_scalar_affine(x, g, b, eps=1e-6, out=None, device='cpu')\n--\n\nLN(x) * (1 + g) + b over the last dim.",
+     "op_layernorm_scalar_affine(x, g, b, eps=1e-6, out=None)\n--\n\nLN(x) * (1 + g) + b over the last dim.",
      {REQ("x", P_TENSOR), REQ("g", P_FLOAT), REQ("b", P_FLOAT), OPT("eps", P_FLOAT, 1e-6)}, -1, shape_first,
      call_layernorm_scalar_affine},
-    {"op_grn", "op_grn(x, gamma, beta, eps=1e-6, out=None, device='cpu')\n--\n\nGlobalResponseNorm on x [B,H,W,C].",
+    {"op_grn", "op_grn(x, gamma, beta, eps=1e-6, out=None)\n--\n\nGlobalResponseNorm on x [B,H,W,C].",
      {REQ("x", P_TENSOR), REQ("gamma", P_TENSOR), REQ("beta", P_TENSOR), OPT("eps", P_FLOAT, 1e-6)}, -1,
      shape_first, call_grn},
-    {"op_activation", "op_activation(x, act, out=None, device='cpu')\n--\n\nact: 'none', 'gelu' (exact), 'silu' or 'quick_gelu'.",
+    {"op_activation", "op_activation(x, act, out=None)\n--\n\nact: 'none', 'gelu' (exact), 'silu' or 'quick_gelu'.",
      {REQ("x", P_TENSOR), REQ("act", P_ACT)}, -1, shape_first, call_activation},
-    {"op_add", "op_add(a, b, out=None, device='cpu')\n--\n\na + b (same shapes).", {REQ("a", P_TENSOR), REQ("b", P_TENSOR)}, -1,
+    {"op_add", "op_add(a, b, out=None)\n--\n\na + b (same shapes).", {REQ("a", P_TENSOR), REQ("b", P_TENSOR)}, -1,
      shape_first, call_add},
-    {"op_mul", "op_mul(a, b, out=None, device='cpu')\n--\n\na * b (same shapes).", {REQ("a", P_TENSOR), REQ("b", P_TENSOR)}, -1,
+    {"op_mul", "op_mul(a, b, out=None)\n--\n\na * b (same shapes).", {REQ("a", P_TENSOR), REQ("b", P_TENSOR)}, -1,
      shape_first, call_mul},
-    {"op_lerp", "op_lerp(a, b, w, out=None, device='cpu')\n--\n\ntorch.lerp(a, b, w).",
+    {"op_lerp", "op_lerp(a, b, w, out=None)\n--\n\ntorch.lerp(a, b, w).",
      {REQ("a", P_TENSOR), REQ("b", P_TENSOR), REQ("w", P_FLOAT)}, -1, shape_first, call_lerp},
-    {"op_scale_shift", "op_scale_shift(x, a, b, out=None, device='cpu')\n--\n\nx [B,...,C] * (1 + a[B,C]) + b[B,C].",
+    {"op_scale_shift", "op_scale_shift(x, a, b, out=None)\n--\n\nx [B,...,C] * (1 + a[B,C]) + b[B,C].",
      {REQ("x", P_TENSOR), REQ("a", P_TENSOR), REQ("b", P_TENSOR)}, -1, shape_first, call_scale_shift},
-    {"op_add_channel_vector", "op_add_channel_vector(out, v, device='cpu')\n--\n\nout[..., C] += v[C] in place; returns out.",
+    {"op_add_channel_vector", "op_add_channel_vector(out, v)\n--\n\nout[..., C] += v[C] in place; returns out.",
      {REQ("out", P_INOUT), REQ("v", P_TENSOR)}, -1, NULL, call_add_channel_vector},
-    {"op_attention", "op_attention(q, k, v, heads, scale, causal=False, key_mask=None, out=None, device='cpu')\n--\n\n"
+    {"op_attention", "op_attention(q, k, v, heads, scale, causal=False, key_mask=None, out=None)\n--\n\n"
                      "softmax(q k^T scale) v per head; key_mask int64 [B,Tk], 0 = masked.",
      {REQ("q", P_TENSOR), REQ("k", P_TENSOR), REQ("v", P_TENSOR), REQ("heads", P_INT), REQ("scale", P_FLOAT),
       OPT("causal", P_BOOL, 0), OPT("key_mask", P_IDS_OPT, 0)},
      -1, shape_first, call_attention},
-    {"op_resize_bilinear", "op_resize_bilinear(x, size, out=None, device='cpu')\n--\n\nx [B,H,W,C] -> [B,size[0],size[1],C], "
+    {"op_resize_bilinear", "op_resize_bilinear(x, size, out=None)\n--\n\nx [B,H,W,C] -> [B,size[0],size[1],C], "
                            "bilinear, align_corners=True.",
      {REQ("x", P_TENSOR), REQ("size", P_SIZE)}, -1, shape_resize, call_resize_bilinear},
-    {"op_pixel_unshuffle", "op_pixel_unshuffle(x, r, out=None, device='cpu')\n--\n\n[B,H,W,C] -> [B,H/r,W/r,C*r*r].",
+    {"op_pixel_unshuffle", "op_pixel_unshuffle(x, r, out=None)\n--\n\n[B,H,W,C] -> [B,H/r,W/r,C*r*r].",
      {REQ("x", P_TENSOR), REQ("r", P_INT)}, -1, shape_unshuffle, call_pixel_unshuffle},
-    {"op_pixel_shuffle", "op_pixel_shuffle(x, r, out=None, device='cpu')\n--\n\n[B,h,w,C*r*r] -> [B,h*r,w*r,C].",
+    {"op_pixel_shuffle", "op_pixel_shuffle(x, r, out=None)\n--\n\n[B,h,w,C*r*r] -> [B,h*r,w*r,C].",
      {REQ("x", P_TENSOR), REQ("r", P_INT)}, -1, shape_shuffle, call_pixel_shuffle},
-    {"op_concat", "op_concat(a, b, axis, out=None, device='cpu')\n--\n\nConcatenate along axis.",
+    {"op_concat", "op_concat(a, b, axis, out=None)\n--\n\nConcatenate along axis.",
      {REQ("a", P_TENSOR), REQ("b", P_TENSOR), REQ("axis", P_INT)}, -1, shape_concat, call_concat},
-    {"op_nchw_to_nhwc", "op_nchw_to_nhwc(x, out=None, device='cpu')\n--\n\n[B,C,H,W] -> [B,H,W,C].", {REQ("x", P_TENSOR)}, -1,
+    {"op_nchw_to_nhwc", "op_nchw_to_nhwc(x, out=None)\n--\n\n[B,C,H,W] -> [B,H,W,C].", {REQ("x", P_TENSOR)}, -1,
      shape_to_nhwc, call_nchw_to_nhwc},
-    {"op_nhwc_to_nchw", "op_nhwc_to_nchw(x, out=None, device='cpu')\n--\n\n[B,H,W,C] -> [B,C,H,W].", {REQ("x", P_TENSOR)}, -1,
+    {"op_nhwc_to_nchw", "op_nhwc_to_nchw(x, out=None)\n--\n\n[B,H,W,C] -> [B,C,H,W].", {REQ("x", P_TENSOR)}, -1,
      shape_to_nchw, call_nhwc_to_nchw},
-    {"op_embedding", "op_embedding(table, ids, out=None, device='cpu')\n--\n\ntable [V,C], ids int64 [B,T] -> [B,T,C].",
+    {"op_embedding", "op_embedding(table, ids, out=None)\n--\n\ntable [V,C], ids int64 [B,T] -> [B,T,C].",
      {REQ("table", P_TENSOR), REQ("ids", P_IDS)}, -1, shape_embedding, call_embedding},
 };
 #define N_OPS (sizeof ops / sizeof ops[0])
@@ -474,6 +479,18 @@ static int parse_args(const op_def *op, PyObject *args, PyObject *kwargs, op_arg
         return -1;
     used_kw += dev != NULL;
     a->device = (sc_device)device;
+    PyObject *rep = kwargs ? PyDict_GetItemString(kwargs, "repeat") : NULL;
+    if (rep) {
+        long n = PyLong_AsLong(rep);
+        if (n == -1 && PyErr_Occurred())
+            return -1;
+        if (n < 1 || n > 1000000) {
+            PyErr_Format(PyExc_ValueError, "repeat must be between 1 and 1000000, got %ld", n);
+            return -1;
+        }
+        a->repeat = (int)n;
+        used_kw++;
+    }
     if (kwargs && used_kw != PyDict_GET_SIZE(kwargs)) {
         PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument", op->name);
         return -1;
@@ -483,6 +500,21 @@ static int parse_args(const op_def *op, PyObject *args, PyObject *kwargs, op_arg
         return -1;
     }
     return 0;
+}
+
+/* Runs the op max(repeat, 1) times; *seconds gets the time per call, queued device work included. */
+static sc_status run_repeated(sc_backend *be, const op_def *op, sc_tensor *out, const op_args *a, double *seconds)
+{
+    const int n = a->repeat > 0 ? a->repeat : 1;
+    struct timespec t0, t1;
+    SC_TRY(sc_backend_synchronize(be));
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < n; i++)
+        SC_TRY(op->call(be, out, a));
+    SC_TRY(sc_backend_synchronize(be));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *seconds = ((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)) / n;
+    return SC_OK;
 }
 
 /* A copy of host tensor `t` on `be`'s device, float data in the backend's dtype. */
@@ -502,7 +534,7 @@ static sc_status mirror(const sc_backend *be, const sc_tensor *t, int copy_data,
  * is `out` itself on the host stays `out` there), uploads out's contents when they matter
  * (out_has_data: out=, accumulate, in-place ops), runs, and copies the output back to host_out. */
 static sc_status run_on_device(sc_backend *be, const op_def *op, const op_args *host, sc_tensor *host_out,
-                               int out_has_data)
+                               int out_has_data, double *seconds)
 {
     op_args dev;
     memcpy(&dev, host, sizeof dev);
@@ -520,7 +552,7 @@ static sc_status run_on_device(sc_backend *be, const op_def *op, const op_args *
     if (s == SC_OK && !dev_out)
         s = mirror(be, host_out, out_has_data, &dev_out);
     if (s == SC_OK)
-        s = op->call(be, dev_out, &dev);
+        s = run_repeated(be, op, dev_out, &dev, seconds);
     if (s == SC_OK)
         s = sc_tensor_copy(host_out, dev_out);
     sc_tensor_release(dev_out);
@@ -558,11 +590,12 @@ static PyObject *py_op(PyObject *self, PyObject *args, PyObject *kwargs)
     sc_backend *be = NULL;
     sc_status s = sc_backend_for_device(a.device, &be);
     const int out_has_data = out_obj != NULL || !op->shape;
+    double seconds = 0.0;
     Py_BEGIN_ALLOW_THREADS
     if (s == SC_OK && be->device == SC_CPU)
-        s = op->call(be, out, &a);
+        s = run_repeated(be, op, out, &a, &seconds);
     else if (s == SC_OK)
-        s = run_on_device(be, op, &a, out, out_has_data);
+        s = run_on_device(be, op, &a, out, out_has_data, &seconds);
     Py_END_ALLOW_THREADS
     if (s != SC_OK)
         sc_py_raise(s);
@@ -571,6 +604,8 @@ static PyObject *py_op(PyObject *self, PyObject *args, PyObject *kwargs)
         result = out_obj;
     } else
         result = sc_py_array_from_tensor(out);
+    if (result && a.repeat > 0)
+        result = Py_BuildValue("(Nd)", result, seconds);
 done:
     sc_tensor_release(out);
     for (int i = 0; i < MAX_TENSORS; i++)

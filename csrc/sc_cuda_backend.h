@@ -13,6 +13,10 @@ sc_backend *sc_cuda_backend(void);
 /* The backend that computes on `dev`: sc_cpu_backend() or sc_cuda_backend(). */
 sc_status sc_backend_for_device(sc_device dev, sc_backend **out);
 
+/* Wait until `be` has finished the work its ops queued (a no-op on the CPU, whose ops return
+ * finished). Errors of earlier asynchronous work surface here. */
+sc_status sc_backend_synchronize(const sc_backend *be);
+
 /* Device bytes the CUDA backend holds for itself (cuBLASLt workspace and scratch); 0 when it has
  * not been created. Steady-state work must not make it grow. */
 size_t sc_cuda_backend_scratch_bytes(void);

@@ -66,6 +66,12 @@ extern "C" sc_status sc_cuda_memset_zero(void *dst, size_t bytes)
     return err == cudaSuccess ? SC_OK : sc_cuda_fail(err, "cudaMemset");
 }
 
+extern "C" sc_status sc_cuda_synchronize(void)
+{
+    cudaError_t err = cudaDeviceSynchronize();
+    return err == cudaSuccess ? SC_OK : sc_cuda_fail(err, "cudaDeviceSynchronize");
+}
+
 extern "C" sc_status sc_cuda_mem_info(size_t *free_bytes, size_t *total_bytes)
 {
     cudaError_t err = cudaMemGetInfo(free_bytes, total_bytes);

@@ -82,6 +82,22 @@ sc_backend *sc_cuda_backend(void)
     return cuda_backend_get(&be) == SC_OK ? be : NULL;
 }
 
+sc_status sc_tensor_for_backend(const sc_backend *be, sc_tensor *t, int copy_data, sc_tensor **out)
+{
+    const sc_dtype dt = sc_dtype_is_float(t->dtype) ? be->dtype : t->dtype;
+    if (t->device == be->device && t->dtype == dt) {
+        *out = sc_tensor_retain(t);
+        return SC_OK;
+    }
+    SC_TRY(sc_tensor_empty(be->device, dt, t->ndim, t->shape, out));
+    sc_status s = copy_data ? sc_tensor_copy(*out, t) : SC_OK;
+    if (s != SC_OK) {
+        sc_tensor_release(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
 sc_status sc_backend_synchronize(const sc_backend *be)
 {
 #ifdef SC_WITH_CUDA

@@ -517,19 +517,6 @@ static sc_status run_repeated(sc_backend *be, const op_def *op, sc_tensor *out, 
     return SC_OK;
 }
 
-/* A copy of host tensor `t` on `be`'s device, float data in the backend's dtype. */
-static sc_status mirror(const sc_backend *be, const sc_tensor *t, int copy_data, sc_tensor **out)
-{
-    const sc_dtype dt = t->dtype == SC_I64 ? SC_I64 : be->dtype;
-    SC_TRY(sc_tensor_empty(be->device, dt, t->ndim, t->shape, out));
-    sc_status s = copy_data ? sc_tensor_copy(*out, t) : SC_OK;
-    if (s != SC_OK) {
-        sc_tensor_release(*out);
-        *out = NULL;
-    }
-    return s;
-}
-
 /* Runs `op` on a backend whose device is not the host's: mirrors the inputs there (an input that
  * is `out` itself on the host stays `out` there), uploads out's contents when they matter
  * (out_has_data: out=, accumulate, in-place ops), runs, and copies the output back to host_out. */
@@ -544,13 +531,13 @@ static sc_status run_on_device(sc_backend *be, const op_def *op, const op_args *
     for (int i = 0; i < MAX_TENSORS && s == SC_OK; i++) {
         if (!host->t[i])
             continue;
-        s = mirror(be, host->t[i], 1, &dev.t[i]);
+        s = sc_tensor_for_backend(be, host->t[i], 1, &dev.t[i]);
         if (s == SC_OK && !dev_out && host->t[i]->data == host_out->data && host->t[i]->ndim == host_out->ndim &&
             sc_tensor_nbytes(host->t[i]) == sc_tensor_nbytes(host_out))
             dev_out = sc_tensor_retain(dev.t[i]);
     }
     if (s == SC_OK && !dev_out)
-        s = mirror(be, host_out, out_has_data, &dev_out);
+        s = sc_tensor_for_backend(be, host_out, out_has_data, &dev_out);
     if (s == SC_OK)
         s = run_repeated(be, op, dev_out, &dev, seconds);
     if (s == SC_OK)

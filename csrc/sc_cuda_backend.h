@@ -13,6 +13,12 @@ sc_backend *sc_cuda_backend(void);
 /* The backend that computes on `dev`: sc_cpu_backend() or sc_cuda_backend(). */
 sc_status sc_backend_for_device(sc_device dev, sc_backend **out);
 
+/* `t` where `be` computes: `t` itself (retained) when it is on be's device with be's dtype (or is
+ * not floating-point data, like ids and masks), else a new tensor there, float data converted to
+ * be's dtype, holding t's values when copy_data (uninitialized otherwise). Release *out after use;
+ * results go back to the host with sc_tensor_copy. */
+sc_status sc_tensor_for_backend(const sc_backend *be, sc_tensor *t, int copy_data, sc_tensor **out);
+
 /* Wait until `be` has finished the work its ops queued (a no-op on the CPU, whose ops return
  * finished). Errors of earlier asynchronous work surface here. */
 sc_status sc_backend_synchronize(const sc_backend *be);

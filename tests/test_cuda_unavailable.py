@@ -1,15 +1,18 @@
 """Without a usable GPU (or without CUDA in the build) every CUDA request fails with a clear
 RuntimeError and the CPU keeps working."""
+import os
+
 import numpy as np
 import pytest
 
 import stable_cascade_c as sc
-from stable_cascade_c import _C
+from stable_cascade_c import CLIPTextModelWithProjection, _C
 from stable_cascade_c.devices import resolve_device
 
 pytestmark = pytest.mark.skipif(sc.build_info()["cuda_runtime_available"], reason="a usable CUDA GPU is present")
 
 x = np.ones((2, 3), np.float32)
+DATA = os.path.join(os.path.dirname(__file__), "data")
 
 
 @pytest.mark.parametrize(
@@ -21,6 +24,7 @@ x = np.ones((2, 3), np.float32)
         lambda: _C._cuda_alloc(16),
         lambda: _C._cuda_backend_info(),
         lambda: resolve_device("cuda"),
+        lambda: CLIPTextModelWithProjection.from_pretrained(os.path.join(DATA, "clip_text", "tiny"), device="cuda"),
     ],
 )
 def test_cuda_requests_raise_runtime_error(call):

@@ -58,10 +58,9 @@ if PLAN.enabled and cu_sources:
         install_requires.append("nvidia-cublas>=13")
         # The wheel installs next to us in site-packages: find it relative to the extension.
         rpaths.append("$ORIGIN/../nvidia/%s/lib" % PLAN.wheel_subdir)
-        # In-place and editable builds live outside site-packages: also the wheel found at build time.
-        rpaths += PLAN.library_dirs[-1:]
-    else:
-        rpaths += PLAN.library_dirs  # the toolkit's libcublasLt.so
+    # Where libcublasLt.so was found at build time: the toolkit, or the wheel for in-place builds
+    # (a temporary path in an isolated build, where the $ORIGIN entry above does the work).
+    rpaths += PLAN.library_dirs
 
 
 class BuildExt(build_ext):

@@ -51,6 +51,8 @@ int sc_py_init_scheduler(PyObject *m);
 int sc_py_init_tokenizer(PyObject *m);
 int sc_py_init_gemm(PyObject *m);
 int sc_py_init_clip_text(PyObject *m);
+int sc_py_init_paella_vq(PyObject *m);
+int sc_py_init_unet(PyObject *m);
 int sc_py_init_cuda(PyObject *m);
 
 #endif

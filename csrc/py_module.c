@@ -18,6 +18,8 @@ static int (*const sc_py_parts[])(PyObject *) = {
     sc_py_init_tokenizer,
     sc_py_init_gemm,
     sc_py_init_clip_text,
+    sc_py_init_paella_vq,
+    sc_py_init_unet,
     sc_py_init_cuda,
 };
 

@@ -59,9 +59,9 @@ static void format_dims(char *buf, size_t n, int ndim, const int64_t *shape)
     sc_format_shape(&d, buf, n);
 }
 
-/* Find `name`, check its shape, and read it as float32 into the staging buffer. */
-static sc_status read_checked(sc_loader *l, const char *name, int ndim, const int64_t *shape,
-                              const sc_st_entry **entry, size_t *numel)
+/* Find `name` and check its shape. */
+static sc_status find_checked(sc_loader *l, const char *name, int ndim, const int64_t *shape,
+                              const sc_st_entry **entry)
 {
     const sc_st_entry *e = sc_weights_find(l->weights, name);
     if (!e)
@@ -76,6 +76,16 @@ static sc_status read_checked(sc_loader *l, const char *name, int ndim, const in
         return sc_set_error(SC_ERR_VALUE, "%s: tensor '%s' has shape %s, the model config expects %s",
                             sc_weights_file_of(l->weights, e), name, got, want);
     }
+    *entry = e;
+    return SC_OK;
+}
+
+/* Find `name`, check its shape, and read it as float32 into the staging buffer. */
+static sc_status read_checked(sc_loader *l, const char *name, int ndim, const int64_t *shape,
+                              const sc_st_entry **entry, size_t *numel)
+{
+    const sc_st_entry *e;
+    SC_TRY(find_checked(l, name, ndim, shape, &e));
     size_t n = 1;
     for (int i = 0; i < ndim; i++)
         n *= (size_t)shape[i];
@@ -203,9 +213,17 @@ sc_status sc_loader_get_rows(sc_loader *l, const char *name, int ndim, const int
 sc_status sc_loader_get_host_f32(sc_loader *l, const char *name, int ndim, const int64_t *shape, float *dst)
 {
     const sc_st_entry *e;
-    size_t n;
+    size_t n = 0;
     SC_TRY(read_checked(l, name, ndim, shape, &e, &n));
     memcpy(dst, l->stage, n * sizeof(float));
+    return SC_OK;
+}
+
+sc_status sc_loader_expect(sc_loader *l, const char *name, int ndim, const int64_t *shape)
+{
+    const sc_st_entry *e;
+    SC_TRY(find_checked(l, name, ndim, shape, &e));
+    mark_taken(l, e);
     return SC_OK;
 }
 

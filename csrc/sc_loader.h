@@ -39,6 +39,10 @@ int sc_loader_has(const sc_loader *l, const char *name);
 /* Mark a tensor as known but unused (e.g. BatchNorm buffers of an encoder we never run). */
 void sc_loader_skip(sc_loader *l, const char *name);
 
+/* Require tensor `name` with torch shape `shape` and mark it known, without reading it: the
+ * parameters of parts a network never runs (an encoder, a codebook) are still validated. */
+sc_status sc_loader_expect(sc_loader *l, const char *name, int ndim, const int64_t *shape);
+
 /* Fails with a ValueError listing (up to a few of) the tensors never taken or skipped. */
 sc_status sc_loader_finish(sc_loader *l);
 

@@ -9,6 +9,11 @@ from .generator import Generator, randn_tensor
 from .scheduler import DDPMWuerstchenScheduler
 from .tokenizer import CLIPTokenizer
 from .text_encoder import CLIPTextModelWithProjection
+from .vqgan import PaellaVQModel
+from .unet import StableCascadeUNet
+from .pipeline import Pipeline
+from .params import GenerationParams
+from . import weights
 
 
 def build_info() -> dict:
@@ -41,4 +46,9 @@ __all__ = [
     "DDPMWuerstchenScheduler",
     "CLIPTokenizer",
     "CLIPTextModelWithProjection",
+    "PaellaVQModel",
+    "StableCascadeUNet",
+    "Pipeline",
+    "GenerationParams",
+    "weights",
 ]

@@ -76,3 +76,14 @@ def write(path, tensors, metadata=None, pad_to=8):
     with open(path, "wb") as f:
         f.write(serialize(tensors, metadata, pad_to))
     return path
+
+
+def read(path):
+    """{name: Raw} of a well-formed file, in header order (so tests can edit and re-`write` it)."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    data = blob[8 + n:]
+    return {name: Raw(v["dtype"], v["shape"], data[v["data_offsets"][0]:v["data_offsets"][1]])
+            for name, v in header.items() if name != "__metadata__"}

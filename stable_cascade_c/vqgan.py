@@ -1,0 +1,123 @@
+"""Stage A: the Paella VQGAN decoder (diffusers' ``PaellaVQModel``), image = decode(latents).
+
+Loads a diffusers ``vqgan/`` folder (``config.json`` + ``diffusion_pytorch_model[.<variant>].safetensors``)
+or the original single file ``stage_a.safetensors``. Computation is in the C extension.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from . import _C
+from .devices import resolve_device
+
+#: diffusers' PaellaVQModel constructor defaults (= stabilityai/stable-cascade vqgan/config.json).
+DEFAULT_CONFIG: Dict[str, Any] = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "up_down_scale_factor": 2,
+    "levels": 2,
+    "bottleneck_blocks": 12,
+    "embed_dim": 384,
+    "latent_channels": 4,
+    "num_vq_embeddings": 8192,
+    "scale_factor": 0.3764,
+}
+
+
+def _merge_config(values: Dict[str, Any], where: str) -> Dict[str, Any]:
+    """Defaults overridden by `values`; keys starting with '_' (diffusers metadata) and unknown
+    keys are ignored, as diffusers does. Type errors name `where` and the key."""
+    cls = values.get("_class_name")
+    if cls is not None and cls != "PaellaVQModel":
+        raise ValueError("%s describes a %s, not a PaellaVQModel" % (where, cls))
+    config = dict(DEFAULT_CONFIG)
+    for key in DEFAULT_CONFIG:
+        if key not in values:
+            continue
+        v = values[key]
+        if key == "scale_factor":
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        else:
+            ok = isinstance(v, int) and not isinstance(v, bool)
+        if not ok:
+            raise ValueError("%s: %r must be a number%s, got %r"
+                             % (where, key, "" if key == "scale_factor" else " (integer)", v))
+        config[key] = float(v) if key == "scale_factor" else v
+    return config
+
+
+class PaellaVQModel:
+    """Stage A decoder. ``decode(latents)`` equals diffusers' ``PaellaVQModel.decode(latents).sample``:
+    no quantization, no ``scale_factor`` multiplication and no clamp (the pipeline does those)."""
+
+    def __init__(self, impl: "_C.PaellaVQ", config: Dict[str, Any], device: str) -> None:
+        self._impl = impl
+        self._config = config
+        self.device = device
+
+    @classmethod
+    def from_pretrained(cls, folder: str, device: str = "cpu", variant: Optional[str] = None) -> "PaellaVQModel":
+        """Load a diffusers ``vqgan/`` folder. ``variant`` picks e.g.
+        ``diffusion_pytorch_model.bf16.safetensors``; sharded weights (``*.safetensors.index.json``) work too."""
+        # resolve_device validates the name and rejects "cuda" until the CUDA backend exists; the
+        # model runs on the CPU backend, also for "auto".
+        resolve_device(device)
+        path = os.path.join(os.fspath(folder), "config.json")
+        if not os.path.isfile(path):
+            raise FileNotFoundError("%s: no config.json (expected a diffusers PaellaVQModel folder such as "
+                                    "stable-cascade/vqgan)" % (folder,))
+        try:
+            with open(path, "r", encoding="utf-8") as f:
+                values = json.load(f)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ValueError("%s is not valid JSON: %s" % (path, e)) from None
+        if not isinstance(values, dict):
+            raise ValueError("%s must hold a JSON object" % path)
+        config = _merge_config(values, path)
+        impl = _C.PaellaVQ(config, os.fspath(folder), variant)
+        return cls(impl, config, "cpu")
+
+    @classmethod
+    def from_single_file(cls, path: str, device: str = "cpu",
+                         config: Optional[Dict[str, Any]] = None) -> "PaellaVQModel":
+        """Load one safetensors file, e.g. the original ``stage_a.safetensors`` (codebook named
+        ``vquantizer.codebook.weight``; the diffusers name is accepted too). ``config`` overrides
+        the default config, e.g. ``{"scale_factor": 0.43}`` to match the original code's scaling."""
+        resolve_device(device)
+        merged = _merge_config(dict(config or {}), "config")
+        impl = _C.PaellaVQ(merged, os.fspath(path), None, True)
+        return cls(impl, merged, "cpu")
+
+    @property
+    def config(self) -> Dict[str, Any]:
+        """The model's config (diffusers' keys), a copy."""
+        return dict(self._config)
+
+    @property
+    def scale_factor(self) -> float:
+        """The factor the pipeline multiplies Stage B latents by before ``decode``."""
+        return float(self._config["scale_factor"])
+
+    def decode(self, latents: np.ndarray) -> np.ndarray:
+        """float32 latents ``[B, latent_channels, h, w]`` -> float32 image ``[B, out_channels, 4h, 4w]``
+        (for the default config). The GIL is released while decoding."""
+        return self._impl.decode(latents)
+
+    @staticmethod
+    def expected_keys(config: Optional[Dict[str, Any]] = None,
+                      naming: str = "diffusers") -> List[Tuple[str, Tuple[int, ...], str]]:
+        """``(name, shape, dtype)`` of every tensor a checkpoint of ``config`` (default: the default
+        config) holds, in state-dict order; ``naming`` is ``"diffusers"`` or ``"original"``."""
+        merged = _merge_config(dict(config or {}), "config")
+        return _C.paella_vq_expected_keys(merged, naming)
+
+    def _arena_alloc_count(self) -> int:
+        return self._impl.arena_alloc_count()
+
+    def __repr__(self) -> str:
+        return "PaellaVQModel(%s, device=%r)" % (
+            ", ".join("%s=%r" % kv for kv in self._config.items()), self.device)

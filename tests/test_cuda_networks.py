@@ -5,12 +5,13 @@ with float32 accumulation. Error metric: max |cuda - cpu| / max |cpu| over each 
 With the bf16 variant of a checkpoint both backends hold identical weights, so only the GPU's
 activation rounding remains and the bound is tighter.
 """
+import json
 import os
 
 import numpy as np
 import pytest
 
-from stable_cascade_c import CLIPTextModelWithProjection, _C
+from stable_cascade_c import CLIPTextModelWithProjection, PaellaVQModel, Pipeline, StableCascadeUNet, _C
 
 pytestmark = pytest.mark.cuda
 
@@ -77,3 +78,88 @@ def test_clip_text_steady_state_allocates_nothing():
 def test_auto_device_picks_the_gpu():
     te = CLIPTextModelWithProjection.from_pretrained(os.path.join(DATA, "clip_text", "tiny"), device="auto")
     assert te.device == "cuda"
+
+
+# ---- StableCascadeUNet (prior-like and decoder-like tiny models) ----
+
+UNET_MODELS = ["prior_like", "decoder_like", "odd", "switch"]
+
+
+def unet_cases(name):
+    """[(inputs, diffusers output)] of tests/data/unet/<name>.npz (keys "<case>.<argument>")."""
+    d = np.load(os.path.join(DATA, "unet", name + ".npz"))
+    ids = sorted({k.split(".")[0] for k in d.files if k.startswith("c")}, key=lambda i: int(i[1:]))
+    return [({f[len(i) + 1:]: d[f] for f in d.files if f.startswith(i + ".") and f != i + ".out"}, d[i + ".out"])
+            for i in ids]
+
+
+@pytest.mark.parametrize("name", UNET_MODELS)
+def test_unet_matches_the_cpu(name):
+    path = os.path.join(DATA, "unet", name)
+    cpu, gpu = StableCascadeUNet.from_pretrained(path), StableCascadeUNet.from_pretrained(path, device="cuda")
+    assert gpu.device == "cuda"
+    for args, _ in unet_cases(name):
+        assert rel_err(gpu(**args), cpu(**args)) < TOL_F32_WEIGHTS
+        cond_args = {k: v for k, v in args.items() if k not in ("sample", "timestep_ratio")}
+        cond = gpu.prepare(**cond_args)
+        prepared = gpu.forward_prepared(cond, args["sample"], args["timestep_ratio"])
+        assert rel_err(prepared, cpu(**args)) < TOL_F32_WEIGHTS
+
+
+def test_unet_bf16_weights_and_steady_state():
+    path = os.path.join(DATA, "unet", "decoder_like")
+    cpu = StableCascadeUNet.from_pretrained(path, variant="bf16")
+    gpu = StableCascadeUNet.from_pretrained(path, device="cuda", variant="bf16")
+    args, _ = unet_cases("decoder_like")[0]
+    cond = gpu.prepare(**{k: v for k, v in args.items() if k not in ("sample", "timestep_ratio")})
+    first = gpu.forward_prepared(cond, args["sample"], args["timestep_ratio"])
+    assert rel_err(first, cpu(**args)) < TOL_BF16_WEIGHTS
+    arena, info = gpu.arena_alloc_count, _C._cuda_backend_info()
+    for _ in range(3):  # denoising steps
+        again = gpu.forward_prepared(cond, args["sample"], args["timestep_ratio"])
+    assert gpu.arena_alloc_count == arena
+    assert _C._cuda_backend_info()["scratch_bytes"] == info["scratch_bytes"]
+    np.testing.assert_array_equal(again, first)
+
+
+# ---- Stage A ----
+
+
+def test_vqgan_matches_the_cpu():
+    ref = np.load(os.path.join(DATA, "vqgan", "reference.npz"))
+    for variant, tol in ((None, TOL_F32_WEIGHTS), ("bf16", TOL_BF16_WEIGHTS)):
+        path = os.path.join(DATA, "vqgan", "tiny")
+        cpu = PaellaVQModel.from_pretrained(path, variant=variant)
+        gpu = PaellaVQModel.from_pretrained(path, device="cuda", variant=variant)
+        assert gpu.device == "cuda"
+        for key in (k for k in ref.files if k.startswith("latents_")):
+            assert rel_err(gpu.decode(ref[key]), cpu.decode(ref[key])) < tol, (variant, key)
+
+
+def test_vqgan_single_file_and_many_mlp_tiles():
+    path = os.path.join(DATA, "vqgan", "tiny_stage_a.safetensors")
+    cpu, gpu = PaellaVQModel.from_single_file(path), PaellaVQModel.from_single_file(path, device="cuda")
+    gpu._impl.set_mlp_tile(4 * 16 * 6)
+    latents = np.random.default_rng(0).standard_normal((2, 4, 9, 7)).astype(np.float32)
+    assert rel_err(gpu.decode(latents), cpu.decode(latents)) < TOL_F32_WEIGHTS
+
+
+# ---- the pipeline ----
+
+PIPE = os.path.join(DATA, "pipeline")
+
+
+def test_pipeline_gives_the_cpu_image():
+    """Same seed, same host noise: the pixels stay within a few levels of the CPU's."""
+    ref = np.load(os.path.join(PIPE, "reference.npz"))
+    kwargs = {"prior": os.path.join(PIPE, "stable-cascade-prior"), "decoder": os.path.join(PIPE, "stable-cascade")}
+    cpu, gpu = Pipeline.from_pretrained(device="cpu", **kwargs), Pipeline.from_pretrained(device="cuda", **kwargs)
+    for case in sorted({k.split("/")[0] for k in ref.files}):
+        params = json.loads(str(ref[f"{case}/params"]))
+        want_stages, got_stages = {}, {}
+        want, got = cpu(params, _stages=want_stages), gpu(params, _stages=got_stages)
+        for key in ("image_embeddings", "decoder_latents"):
+            assert rel_err(got_stages[key], want_stages[key]) < 5e-2, (case, key)
+        for g, w in zip(got, want):
+            diff = np.abs(g.astype(int) - w.astype(int))
+            assert diff.max() <= 8 and diff.mean() <= 1.0, (case, diff.max(), diff.mean())

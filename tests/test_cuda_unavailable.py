@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import stable_cascade_c as sc
-from stable_cascade_c import CLIPTextModelWithProjection, _C
+from stable_cascade_c import CLIPTextModelWithProjection, PaellaVQModel, StableCascadeUNet, _C
 from stable_cascade_c.devices import resolve_device
 
 pytestmark = pytest.mark.skipif(sc.build_info()["cuda_runtime_available"], reason="a usable CUDA GPU is present")
@@ -25,6 +25,9 @@ DATA = os.path.join(os.path.dirname(__file__), "data")
         lambda: _C._cuda_backend_info(),
         lambda: resolve_device("cuda"),
         lambda: CLIPTextModelWithProjection.from_pretrained(os.path.join(DATA, "clip_text", "tiny"), device="cuda"),
+        lambda: StableCascadeUNet.from_pretrained(os.path.join(DATA, "unet", "odd"), device="cuda"),
+        lambda: PaellaVQModel.from_pretrained(os.path.join(DATA, "vqgan", "tiny"), device="cuda"),
+        lambda: PaellaVQModel.from_single_file(os.path.join(DATA, "vqgan", "tiny_stage_a.safetensors"), device="cuda"),
     ],
 )
 def test_cuda_requests_raise_runtime_error(call):
@@ -37,6 +40,7 @@ def test_cpu_still_works_after_a_cuda_request():
         _C.op_add(x, x, device="cuda")
     assert (_C.op_add(x, x, device="cpu") == 2).all()
     assert resolve_device("auto") == "cpu"
+    assert PaellaVQModel.from_pretrained(os.path.join(DATA, "vqgan", "tiny"), device="auto").device == "cpu"
 
 
 def test_unknown_device_is_a_value_error():

@@ -11,7 +11,9 @@ import os
 import numpy as np
 import pytest
 
+import st_writer
 from stable_cascade_c import CLIPTextModelWithProjection, PaellaVQModel, Pipeline, StableCascadeUNet, _C
+from stable_cascade_c.unet import PRESETS
 
 pytestmark = pytest.mark.cuda
 
@@ -120,6 +122,48 @@ def test_unet_bf16_weights_and_steady_state():
     assert gpu.arena_alloc_count == arena
     assert _C._cuda_backend_info()["scratch_bytes"] == info["scratch_bytes"]
     np.testing.assert_array_equal(again, first)
+
+
+def write_random_unet(folder, config, rng):
+    """A diffusers UNet folder for `config` with random bf16 weights (scaled by fan-in)."""
+    tensors = {}
+    for name, shape in StableCascadeUNet.expected_keys(config):
+        if len(shape) >= 2:
+            w = rng.standard_normal(shape, dtype=np.float32) * np.float32(np.prod(shape[1:]) ** -0.5)
+        elif name.endswith("weight"):
+            w = 1.0 + 0.1 * rng.standard_normal(shape, dtype=np.float32)
+        else:
+            w = 0.02 * rng.standard_normal(shape, dtype=np.float32)
+        tensors[name] = st_writer.Raw("BF16", shape, st_writer.bf16_bits(w).tobytes())
+    os.makedirs(folder)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f)
+    st_writer.write(os.path.join(folder, "diffusion_pytorch_model.safetensors"), tensors)
+    return str(folder)
+
+
+@pytest.mark.parametrize("preset", ["prior", "decoder"])
+def test_unet_at_the_real_widths_matches_the_cpu(tmp_path, preset):
+    """The published Stage C / Stage B configs with one layer per level (every op at its real
+    width, head count and resolution: 24x24 at 2048 channels, 256x256 latents at 320..1280),
+    random bf16 weights held identically by both backends."""
+    levels = len(PRESETS[preset]["block_out_channels"])
+    config = dict(PRESETS[preset], down_num_layers_per_block=[1] * levels, up_num_layers_per_block=[1] * levels,
+                  up_blocks_repeat_mappers=[1] * levels)
+    rng = np.random.default_rng(7)
+    folder = write_random_unet(tmp_path / preset, config, rng)
+    if preset == "prior":
+        args = {"sample": rng.standard_normal((2, 16, 24, 24), dtype=np.float32), "timestep_ratio": [0.7, 0.3],
+                "clip_text_pooled": rng.standard_normal((2, 1, 1280), dtype=np.float32),
+                "clip_text": rng.standard_normal((2, 77, 1280), dtype=np.float32),
+                "clip_img": rng.standard_normal((2, 1, 768), dtype=np.float32)}
+    else:
+        args = {"sample": rng.standard_normal((1, 4, 256, 256), dtype=np.float32), "timestep_ratio": [0.5],
+                "clip_text_pooled": rng.standard_normal((1, 1, 1280), dtype=np.float32),
+                "effnet": rng.standard_normal((1, 16, 24, 24), dtype=np.float32)}
+    want = StableCascadeUNet.from_pretrained(folder)(**args)
+    got = StableCascadeUNet.from_pretrained(folder, device="cuda")(**args)
+    assert rel_err(got, want) < 2 * TOL_BF16_WEIGHTS
 
 
 # ---- Stage A ----

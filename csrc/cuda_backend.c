@@ -1,6 +1,8 @@
 /* Choosing a backend by device, and the CUDA backend's op table (created on first use). */
 #include "sc_cuda_backend.h"
 
+#include <string.h>
+
 #ifdef SC_WITH_CUDA
 
 #include <pthread.h>
@@ -82,19 +84,33 @@ sc_backend *sc_cuda_backend(void)
     return cuda_backend_get(&be) == SC_OK ? be : NULL;
 }
 
-sc_status sc_tensor_for_backend(const sc_backend *be, sc_tensor *t, int copy_data, sc_tensor **out)
+sc_status sc_tensor_for_backend_cached(const sc_backend *be, sc_tensor *t, int copy_data, sc_tensor **cache,
+                                       sc_tensor **out)
 {
     const sc_dtype dt = sc_dtype_is_float(t->dtype) ? be->dtype : t->dtype;
     if (t->device == be->device && t->dtype == dt) {
         *out = sc_tensor_retain(t);
         return SC_OK;
     }
-    SC_TRY(sc_tensor_empty(be->device, dt, t->ndim, t->shape, out));
-    sc_status s = copy_data ? sc_tensor_copy(*out, t) : SC_OK;
-    if (s != SC_OK) {
-        sc_tensor_release(*out);
-        *out = NULL;
+    sc_tensor *c = *cache;
+    if (!c || c->dtype != dt || c->ndim != t->ndim ||
+        memcmp(c->shape, t->shape, (size_t)t->ndim * sizeof t->shape[0]) != 0) {
+        sc_tensor *fresh = NULL;
+        SC_TRY(sc_tensor_empty(be->device, dt, t->ndim, t->shape, &fresh));
+        sc_tensor_release(*cache);
+        *cache = c = fresh;
     }
+    if (copy_data)
+        SC_TRY(sc_tensor_copy(c, t));
+    *out = sc_tensor_retain(c);
+    return SC_OK;
+}
+
+sc_status sc_tensor_for_backend(const sc_backend *be, sc_tensor *t, int copy_data, sc_tensor **out)
+{
+    sc_tensor *cache = NULL;
+    sc_status s = sc_tensor_for_backend_cached(be, t, copy_data, &cache, out);
+    sc_tensor_release(cache); /* *out keeps its own reference */
     return s;
 }
 

@@ -168,7 +168,7 @@ static PyObject *run_forward(ClipTextObject *self, sc_tensor *ids, sc_tensor *ma
         forward_args fa = {self->model, ids, mask};
         self->busy = 1;
         Py_BEGIN_ALLOW_THREADS
-        s = sc_py_run_to_host(self->be, out, 3, forward_into, &fa);
+        s = sc_py_run_to_host(self->be, out, 3, NULL, forward_into, &fa);
         Py_END_ALLOW_THREADS
         self->busy = 0;
     }

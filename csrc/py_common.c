@@ -45,15 +45,16 @@ sc_backend *sc_py_backend(const char *device)
 
 #define SC_MAX_RUN_OUTPUTS 8
 
-sc_status sc_py_run_to_host(const sc_backend *be, sc_tensor **host_outs, int n,
-                                 sc_status (*forward)(void *ctx, sc_tensor **outs), void *ctx)
+sc_status sc_py_run_to_host(const sc_backend *be, sc_tensor **host_outs, int n, sc_tensor **caches,
+                            sc_status (*forward)(void *ctx, sc_tensor **outs), void *ctx)
 {
     if (n < 0 || n > SC_MAX_RUN_OUTPUTS)
         return sc_set_error(SC_ERR_VALUE, "a forward pass may return at most %d outputs", SC_MAX_RUN_OUTPUTS);
     sc_tensor *outs[SC_MAX_RUN_OUTPUTS] = {NULL};
     sc_status s = SC_OK;
     for (int i = 0; i < n && s == SC_OK; i++)
-        s = sc_tensor_for_backend(be, host_outs[i], 0, &outs[i]);
+        s = caches ? sc_tensor_for_backend_cached(be, host_outs[i], 0, &caches[i], &outs[i])
+                   : sc_tensor_for_backend(be, host_outs[i], 0, &outs[i]);
     if (s == SC_OK)
         s = forward(ctx, outs);
     for (int i = 0; i < n && s == SC_OK; i++)

@@ -34,9 +34,10 @@ sc_backend *sc_py_backend(const char *device);
 
 /* Runs `forward(ctx, outs)` on backend `be` and leaves the results in the host tensors
  * host_outs[0..n): on a device backend the outputs are computed into device twins in be's dtype
- * and copied back (converted) afterwards. Call without the GIL. */
-sc_status sc_py_run_to_host(const sc_backend *be, sc_tensor **host_outs, int n,
-                                 sc_status (*forward)(void *ctx, sc_tensor **outs), void *ctx);
+ * and copied back (converted) afterwards. `caches` (NULL, or n slots owned by the caller, see
+ * sc_tensor_for_backend_cached) keeps the twins for the next call. Call without the GIL. */
+sc_status sc_py_run_to_host(const sc_backend *be, sc_tensor **host_outs, int n, sc_tensor **caches,
+                            sc_status (*forward)(void *ctx, sc_tensor **outs), void *ctx);
 
 /* A NumPy dtype number for an sc dtype (bfloat16 has none: returns -1). */
 int sc_py_npy_type(sc_dtype dt);

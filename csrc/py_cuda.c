@@ -66,23 +66,25 @@ static PyObject *py_cuda_alloc(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-/* {"name", "dtype", "scratch_bytes", "free_bytes", "total_bytes"} of the CUDA backend. */
+/* {"name", "dtype", "scratch_bytes", "allocations", "free_bytes", "total_bytes"} of the CUDA backend. */
 static PyObject *py_cuda_backend_info(PyObject *self, PyObject *args)
 {
     (void)self;
     (void)args;
     sc_backend *be = NULL;
     sc_status s = sc_backend_for_device(SC_CUDA, &be);
-    size_t free_bytes = 0, total_bytes = 0;
+    size_t free_bytes = 0, total_bytes = 0, allocations = 0;
 #ifdef SC_WITH_CUDA
     if (s == SC_OK)
         s = sc_cuda_mem_info(&free_bytes, &total_bytes);
+    allocations = sc_cuda_malloc_count();
 #endif
     if (s != SC_OK)
         return sc_py_raise(s);
-    return Py_BuildValue("{s:s,s:s,s:K,s:K,s:K}", "name", be->name, "dtype", sc_dtype_name(be->dtype),
-                         "scratch_bytes", (unsigned long long)sc_cuda_backend_scratch_bytes(), "free_bytes",
-                         (unsigned long long)free_bytes, "total_bytes", (unsigned long long)total_bytes);
+    return Py_BuildValue("{s:s,s:s,s:K,s:K,s:K,s:K}", "name", be->name, "dtype", sc_dtype_name(be->dtype),
+                         "scratch_bytes", (unsigned long long)sc_cuda_backend_scratch_bytes(), "allocations",
+                         (unsigned long long)allocations, "free_bytes", (unsigned long long)free_bytes,
+                         "total_bytes", (unsigned long long)total_bytes);
 }
 
 static PyMethodDef cuda_methods[] = {
@@ -91,8 +93,8 @@ static PyMethodDef cuda_methods[] = {
      "'float16', 'int64', 'int32', 'uint8') and download again."},
     {"_cuda_alloc", py_cuda_alloc, METH_O, "_cuda_alloc(nbytes)\n\nAllocate and free that much device memory."},
     {"_cuda_backend_info", py_cuda_backend_info, METH_NOARGS,
-     "_cuda_backend_info() -> dict\n\nThe CUDA backend's name, dtype, own scratch bytes and the device's free/total "
-     "memory (creates the backend)."},
+     "_cuda_backend_info() -> dict\n\nThe CUDA backend's name, dtype, own scratch bytes, device allocations made "
+     "so far (tensors and arenas) and the device's free/total memory (creates the backend)."},
     {NULL, NULL, 0, NULL},
 };
 

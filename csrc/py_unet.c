@@ -269,7 +269,8 @@ typedef struct {
     PyObject_HEAD
     sc_unet *unet;
     sc_backend *be;          /* where the weights live and the model computes */
-    PyThread_type_lock lock; /* one forward at a time: the arena and the cached terms are shared */
+    sc_tensor *staged[2];    /* device twins of the last sample and output, reused by same-shaped steps */
+    PyThread_type_lock lock; /* one forward at a time: the arena, cached terms and staged are shared */
 } UNetObject;
 
 typedef struct {
@@ -324,6 +325,8 @@ static PyObject *unet_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 static void unet_dealloc(UNetObject *self)
 {
     sc_unet_free(self->unet);
+    sc_tensor_release(self->staged[0]);
+    sc_tensor_release(self->staged[1]);
     if (self->lock)
         PyThread_free_lock(self->lock);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -497,7 +500,7 @@ static sc_status forward_into(void *ctx, sc_tensor **outs)
     sc_tensor *sample = NULL;
     cond_inputs dev;
     memset(&dev, 0, sizeof dev);
-    sc_status s = sc_tensor_for_backend(be, j->sample, 1, &sample);
+    sc_status s = sc_tensor_for_backend_cached(be, j->sample, 1, &j->self->staged[0], &sample);
     if (s == SC_OK && j->cond)
         s = sc_unet_forward_prepared(j->self->unet, j->cond, sample, j->ratio, outs[0]);
     else if (s == SC_OK && (s = cond_inputs_for_backend(be, j->in, &dev)) == SC_OK)
@@ -519,7 +522,7 @@ static PyObject *run_forward(UNetObject *self, UNetCondObject *cond_obj, sc_tens
     sc_status s;
     Py_BEGIN_ALLOW_THREADS
     PyThread_acquire_lock(self->lock, WAIT_LOCK);
-    s = sc_py_run_to_host(self->be, outs, 1, forward_into, &job);
+    s = sc_py_run_to_host(self->be, outs, 1, &self->staged[1], forward_into, &job);
     PyThread_release_lock(self->lock);
     Py_END_ALLOW_THREADS
     sc_tensor_release(sample);

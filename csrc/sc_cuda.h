@@ -17,6 +17,8 @@ int sc_cuda_available(void);
 /* Writes the device name and compute capability; fails when no device is usable. */
 sc_status sc_cuda_device_info(char *name, size_t name_len, int *major, int *minor, size_t *total_mem);
 sc_status sc_cuda_malloc(size_t bytes, void **out);
+/* Successful sc_cuda_malloc calls so far (tests prove steady-state loops allocate nothing). */
+size_t sc_cuda_malloc_count(void);
 void sc_cuda_free(void *ptr);
 /* kind: 0 host->device, 1 device->host, 2 device->device */
 sc_status sc_cuda_memcpy(void *dst, const void *src, size_t bytes, int kind);

@@ -18,6 +18,11 @@ sc_status sc_backend_for_device(sc_device dev, sc_backend **out);
  * be's dtype, holding t's values when copy_data (uninitialized otherwise). Release *out after use;
  * results go back to the host with sc_tensor_copy. */
 sc_status sc_tensor_for_backend(const sc_backend *be, sc_tensor *t, int copy_data, sc_tensor **out);
+/* The same, keeping a new tensor in *cache (which holds its own reference; release it when done)
+ * and reusing it on later calls with the same shape and dtype: a loop that moves same-shaped
+ * tensors to the device (the denoising loop's latents) then allocates nothing. */
+sc_status sc_tensor_for_backend_cached(const sc_backend *be, sc_tensor *t, int copy_data, sc_tensor **cache,
+                                       sc_tensor **out);
 
 /* Wait until `be` has finished the work its ops queued (a no-op on the CPU, whose ops return
  * finished). Errors of earlier asynchronous work surface here. */

@@ -41,11 +41,18 @@ extern "C" sc_status sc_cuda_device_info(char *name, size_t name_len, int *major
     return SC_OK;
 }
 
+static std::atomic<size_t> malloc_count;
+
 extern "C" sc_status sc_cuda_malloc(size_t bytes, void **out)
 {
     cudaError_t err = cudaMalloc(out, bytes ? bytes : 1);
-    return err == cudaSuccess ? SC_OK : sc_cuda_fail(err, "cudaMalloc");
+    if (err != cudaSuccess)
+        return sc_cuda_fail(err, "cudaMalloc");
+    malloc_count++;
+    return SC_OK;
 }
+
+extern "C" size_t sc_cuda_malloc_count(void) { return malloc_count.load(); }
 
 extern "C" void sc_cuda_free(void *ptr)
 {

@@ -342,6 +342,8 @@ def test_backend_info():
     info = _C._cuda_backend_info()
     assert info["name"] == "cuda" and info["dtype"] == "bfloat16"
     assert 0 < info["free_bytes"] <= info["total_bytes"]
+    _C._cuda_alloc(16)
+    assert _C._cuda_backend_info()["allocations"] == info["allocations"] + 1
 
 
 def test_scratch_steady_state(rng):

@@ -210,3 +210,18 @@ def test_pipeline_gives_the_cpu_image():
         for g, w in zip(got, want):
             diff = np.abs(g.astype(int) - w.astype(int))
             assert diff.max() <= 8 and diff.mean() <= 1.0, (case, diff.max(), diff.mean())
+
+
+def test_repeated_pipeline_calls_do_not_grow_device_memory():
+    ref = np.load(os.path.join(PIPE, "reference.npz"))
+    params = json.loads(str(ref["no_cfg/params"]))
+    pipe = Pipeline.from_pretrained(prior=os.path.join(PIPE, "stable-cascade-prior"),
+                                    decoder=os.path.join(PIPE, "stable-cascade"), device="cuda")
+    first = pipe(params)
+    info = _C._cuda_backend_info()
+    for _ in range(2):
+        again = pipe(params)
+    after = _C._cuda_backend_info()
+    assert after["scratch_bytes"] == info["scratch_bytes"]
+    assert after["free_bytes"] >= info["free_bytes"] - (4 << 20)
+    np.testing.assert_array_equal(again[0], first[0])

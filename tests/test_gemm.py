@@ -5,13 +5,12 @@ threads over awkward sizes (1, primes, sizes that are not multiples of any regis
 K = 0, strided rows) and every epilogue combination.
 """
 import math
-import os
 import subprocess
-import sys
 import threading
 
 import numpy as np
 import pytest
+from procutil import run_python
 
 from stable_cascade_c import _C
 
@@ -238,8 +237,7 @@ def test_first_call_of_a_process_with_k0():
 
 
 def _run_fresh(code: str, env_extra: dict) -> subprocess.CompletedProcess:
-    env = dict(os.environ, **env_extra)
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    return run_python(code, env_extra)
 
 
 def test_env_var_selects_kernel_at_first_use():

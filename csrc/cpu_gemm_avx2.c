@@ -40,23 +40,28 @@ void sc_gemm_pack_panels_avx2(const float *src, int64_t ld, int64_t rows, int64_
 {
     const int64_t k8 = kc / 8 * 8;
     for (int64_t p0 = 0; p0 < rows; p0 += w, dst += w * kc) {
-        if (rows - p0 < w) { /* the zero-padded last panel */
-            sc_gemm_pack_panels(src + p0 * ld, ld, rows - p0, kc, w, dst);
-            continue;
-        }
+        /* groups of up to 8 rows: load them (zeros past `rows`), transpose 8 x 8 blocks, store
+         * the group's h floats of each k (masked when h < 8) */
         for (int c0 = 0; c0 < w; c0 += 8) {
+            const int h = w - c0 < 8 ? w - c0 : 8;
+            const int64_t valid = rows - p0 - c0 < h ? rows - p0 - c0 : h; /* may be <= 0 */
             const float *s = src + (p0 + c0) * ld;
+            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(h), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
             for (int64_t k = 0; k < k8; k += 8) {
                 __m256 r[8];
                 for (int i = 0; i < 8; i++)
-                    r[i] = _mm256_loadu_ps(s + i * ld + k);
+                    r[i] = i < valid ? _mm256_loadu_ps(s + i * ld + k) : _mm256_setzero_ps();
                 transpose8x8(r);
-                for (int j = 0; j < 8; j++)
-                    _mm256_storeu_ps(dst + (k + j) * w + c0, r[j]);
+                for (int j = 0; j < 8; j++) {
+                    if (h == 8)
+                        _mm256_storeu_ps(dst + (k + j) * w + c0, r[j]);
+                    else
+                        _mm256_maskstore_ps(dst + (k + j) * w + c0, mask, r[j]);
+                }
             }
             for (int64_t k = k8; k < kc; k++)
-                for (int i = 0; i < 8; i++)
-                    dst[k * w + c0 + i] = s[i * ld + k];
+                for (int i = 0; i < h; i++)
+                    dst[k * w + c0 + i] = i < valid ? s[i * ld + k] : 0.0f;
         }
     }
 }
@@ -88,7 +93,7 @@ static void kernel_avx2(int64_t kc, const float *ap, const float *bp,
 #pragma GCC pop_options
 
 const sc_gemm_impl sc_gemm_impl_avx2 = {
-    .name = "avx2", .mr = MR, .nr = NR, .kc = 384, .mc = 768, .nc = 1024,
-    .available = sc_cpu_has_avx2_fma, .pack_b = sc_gemm_pack_panels_avx2, .kernel = kernel_avx2, .store = sc_gemm_vstore,
+    .name = "avx2", .mr = MR, .nr = NR, .kc = 1024,
+    .available = sc_cpu_has_avx2_fma, .pack_a = sc_gemm_pack_panels_avx2, .pack_b = sc_gemm_pack_panels_avx2, .kernel = kernel_avx2, .store = sc_gemm_vstore,
 };
 #endif

@@ -43,7 +43,7 @@ static void kernel_avx512(int64_t kc, const float *ap, const float *bp,
 #pragma GCC pop_options
 
 const sc_gemm_impl sc_gemm_impl_avx512 = {
-    .name = "avx512", .mr = MR, .nr = NR, .kc = 384, .mc = 1008, .nc = 512,
-    .available = sc_cpu_has_avx512f, .pack_b = sc_gemm_pack_panels_avx2, .kernel = kernel_avx512, .store = sc_gemm_vstore,
+    .name = "avx512", .mr = MR, .nr = NR, .kc = 2048,
+    .available = sc_cpu_has_avx512f, .pack_a = sc_gemm_pack_panels_avx2, .pack_b = sc_gemm_pack_panels_avx2, .kernel = kernel_avx512, .store = sc_gemm_vstore,
 };
 #endif

@@ -9,21 +9,28 @@
  *         pack A[rows, K block] into mr-row micro-panels     (reused for every column)
  *         for each block of nc columns:
  *           pack B[columns, K block] into nr micro-panels    (the block stays in L2)
- *           for each A micro-panel (stays in L1), for each B micro-panel:
+ *           for each A micro-panel, for each B micro-panel:
  *             microkernel -> mr x nr tile in registers -> epilogue into C while it is hot
+ * Block sizes: kc is long (up to 2048 for AVX-512) because every extra K block is one more
+ * pass over C, and C's rows -- strided by a multiple of 4 KB on most network shapes --
+ * conflict in L1/L2, so those passes stall on loads. The B block (nc x kc) is half of the L2;
+ * the A micro-panel (mr x kc) streams from L2 next to it. The A block is bounded at 4 MB: it
+ * only decides how often B is packed again. See docs/cpu_gemm.md for the measurements.
+ *
  * The microkernel (scalar / AVX2+FMA / AVX-512) is picked once at run time: the best one the
  * CPU has, or the one named by SC_GEMM_KERNEL=scalar|avx2|avx512 (read at the first call),
  * or sc_cpu_gemm_set_kernel (tests).
  *
  * K blocks and the epilogue: the first K block adds the bias, later ones add into C. With an
  * activation the pre-activation sum is kept in C and the last block applies act and alpha;
- * when C's old value is needed as well (accumulate + act) K is not split at all.
+ * when C's old value is needed as well (accumulate + act) K is not split at all (the blocks
+ * of A and B shrink instead, so the buffers keep their size).
  *
  * Scratch policy: each thread keeps one grow-only, 64-byte aligned packing buffer (thread-
  * specific data, freed when the thread exits). Its size is bounded by the block sizes
- * ((mc + nc) * kc floats, about 2 MB for AVX-512), so after the first call of the largest
- * shape a thread never allocates again. Calls from several threads at once are safe: every
- * OpenMP worker has its own buffer. */
+ * ((mc + nc) * kc floats: at most 4 MB + L2/2), so after the first call of the largest shape
+ * a thread never allocates again. Calls from several threads at once are safe: every OpenMP
+ * worker has its own buffer. */
 #include "cpu_gemm_impl.h"
 #include "cpu_kernels.h"
 

@@ -119,8 +119,9 @@ def test_sizes(kernel_threads, M, N, K):
 @pytest.mark.parametrize("alpha", [1.0, -0.75])
 @pytest.mark.parametrize("accumulate", [False, True])
 def test_epilogues(kernel_threads, act, bias, alpha, accumulate):
-    # K = 800 spans several K blocks of every kernel; M*N*K is large enough for 2 threads.
-    _check(41, 70, 800, bias=bias, act=act, alpha=alpha, accumulate=accumulate)
+    # K = 2100 spans several K blocks of every kernel (the longest block is 2048); M*N*K is
+    # large enough for 2 threads.
+    _check(30, 41, 2100, bias=bias, act=act, alpha=alpha, accumulate=accumulate)
     _check(9, 35, 0, bias=bias, act=act, alpha=alpha, accumulate=accumulate)
 
 

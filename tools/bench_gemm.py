@@ -82,15 +82,20 @@ class OpenBLAS32:
                    B.ctypes.data_as(fp), K, 0.0, C.ctypes.data_as(fp), N)
 
 
-def best_time(fn: Callable[[], None], budget_s: float, min_runs: int = 3) -> float:
-    """Best wall time of repeated runs (after one warm-up run) within about budget_s."""
-    fn()
-    best, runs, start = float("inf"), 0, time.perf_counter()
-    while runs < min_runs or time.perf_counter() - start < budget_s:
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-        runs += 1
+def interleaved_best(fns: List[Optional[Callable[[], None]]], rounds: int, pause_s: float) -> List[float]:
+    """Best wall time of each function over `rounds` rounds that run them in turn (after one
+    warm-up each), so that every library sees the same background load. The pause lets the
+    previous library's worker threads stop spinning (OpenBLAS workers busy-wait ~0.1 s)."""
+    best = [float("inf")] * len(fns)
+    for r in range(rounds + 1):
+        for i, fn in enumerate(fns):
+            if fn is None:
+                continue
+            t0 = time.perf_counter()
+            fn()
+            if r:
+                best[i] = min(best[i], time.perf_counter() - t0)
+            time.sleep(pause_s)
     return best
 
 
@@ -122,7 +127,10 @@ def machine_summary() -> List[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--budget", type=float, default=0.6, help="seconds of repeats per measurement (default 0.6)")
+    ap.add_argument("--budget", type=float, default=1.0,
+                    help="about this many seconds of compute per library, shape and thread count (default 1)")
+    ap.add_argument("--min-rounds", type=int, default=5)
+    ap.add_argument("--pause", type=float, default=0.12, help="idle seconds after each timed call")
     ap.add_argument("--only", default="", help="substring filter on the shape names")
     ap.add_argument("--m-scale", type=float, default=1.0, help="multiply every M by this (quick runs)")
     args = ap.parse_args()
@@ -149,7 +157,8 @@ def main() -> None:
         print("  (threadpoolctl not importable: NumPy's OpenBLAS keeps its default thread count)")
     print("scipy-openblas32: %s" % (ob32.describe() if ob32 else "not importable (column left empty)"))
     print()
-    print("GFLOP/s (best of repeated runs); ratios are ours / other.")
+    print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
+    print("GFLOP/s (best of interleaved rounds); ratios are ours / other.")
     print()
     print("| shape | M | N | K | thr | ours | ours+ep | numpy | openblas32 | ours/numpy | ours/ob32 |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -169,15 +178,14 @@ def main() -> None:
             if ob32:
                 ob32.set_threads(threads)
             limits = threadpool_limits(limits=threads, user_api="blas") if threadpool_limits else None
-            # Idle pauses: OpenBLAS and OpenMP workers spin for a while after a call and would
-            # steal the cores from whichever library runs next.
-            t_ours = best_time(lambda: _C._gemm_nt(A, B, out=C, accumulate=False), args.budget)
-            t_ep = best_time(lambda: _C._gemm_nt(A, B, bias, act=act, out=C, accumulate=False), args.budget)
-            time.sleep(0.3)
-            t_np = best_time(lambda: np.matmul(A, B.T, out=C), args.budget)
-            time.sleep(0.3)
-            t_ob = best_time(lambda: ob32.gemm_nt(A, B, C), args.budget) if ob32 else None
-            time.sleep(0.3)
+            rounds = max(args.min_rounds, min(40, int(args.budget / max(flop / 150e9 / threads, 1e-4))))
+            t_ours, t_ep, t_np, t_ob = interleaved_best([
+                lambda: _C._gemm_nt(A, B, out=C, accumulate=False),
+                lambda: _C._gemm_nt(A, B, bias, act=act, out=C, accumulate=False),
+                lambda: np.matmul(A, B.T, out=C),
+                (lambda: ob32.gemm_nt(A, B, C)) if ob32 else None,
+            ], rounds, args.pause)
+            t_ob = t_ob if ob32 else None
             if limits:
                 limits.restore_original_limits()
             g = lambda t: flop / t / 1e9  # noqa: E731
@@ -185,6 +193,8 @@ def main() -> None:
             ob_ratio = "%.2f" % (t_ob / t_ours) if t_ob else "-"
             print("| %s | %d | %d | %d | %d | %.0f | %.0f | %.0f | %s | %.2f | %s |" % (
                 name, M, N, K, threads, g(t_ours), g(t_ep), g(t_np), ob_col, t_np / t_ours, ob_ratio), flush=True)
+    print()
+    print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -82,19 +82,20 @@ class OpenBLAS32:
                    B.ctypes.data_as(fp), K, 0.0, C.ctypes.data_as(fp), N)
 
 
-def interleaved_best(fns: List[Optional[Callable[[], None]]], rounds: int, pause_s: float) -> List[float]:
-    """Best wall time of each function over `rounds` rounds that run them in turn (after one
+def interleaved_best(fns: List[Optional[Callable[[], None]]], rounds: int, pause_s: float,
+                     clock: Callable[[], float]) -> List[float]:
+    """Best time of each function over `rounds` rounds that run them in turn (after one
     warm-up each), so that every library sees the same background load. The pause lets the
-    previous library's worker threads stop spinning (OpenBLAS workers busy-wait ~0.1 s)."""
+    previous library's worker threads stop spinning (OpenBLAS workers busy-wait for a while)."""
     best = [float("inf")] * len(fns)
     for r in range(rounds + 1):
         for i, fn in enumerate(fns):
             if fn is None:
                 continue
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
             if r:
-                best[i] = min(best[i], time.perf_counter() - t0)
+                best[i] = min(best[i], clock() - t0)
             time.sleep(pause_s)
     return best
 
@@ -130,7 +131,12 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=1.0,
                     help="about this many seconds of compute per library, shape and thread count (default 1)")
     ap.add_argument("--min-rounds", type=int, default=5)
-    ap.add_argument("--pause", type=float, default=0.12, help="idle seconds after each timed call")
+    ap.add_argument("--max-rounds", type=int, default=15)
+    ap.add_argument("--pause", type=float, default=0.04, help="idle seconds after each timed call")
+    ap.add_argument("--wall-1t", action="store_true",
+                    help="time 1-thread runs by the wall clock too (default: the calling thread's CPU time, "
+                         "which all three libraries use alone at 1 thread and which other processes on a "
+                         "shared machine do not inflate)")
     ap.add_argument("--only", default="", help="substring filter on the shape names")
     ap.add_argument("--m-scale", type=float, default=1.0, help="multiply every M by this (quick runs)")
     args = ap.parse_args()
@@ -158,7 +164,8 @@ def main() -> None:
     print("scipy-openblas32: %s" % (ob32.describe() if ob32 else "not importable (column left empty)"))
     print()
     print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
-    print("GFLOP/s (best of interleaved rounds); ratios are ours / other.")
+    print("GFLOP/s (best of interleaved rounds; 1 thread: %s, 2+ threads: wall clock); ratios are ours / other."
+          % ("wall clock" if args.wall_1t else "thread CPU time"))
     print()
     print("| shape | M | N | K | thr | ours | ours+ep | numpy | openblas32 | ours/numpy | ours/ob32 |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -178,13 +185,13 @@ def main() -> None:
             if ob32:
                 ob32.set_threads(threads)
             limits = threadpool_limits(limits=threads, user_api="blas") if threadpool_limits else None
-            rounds = max(args.min_rounds, min(40, int(args.budget / max(flop / 150e9 / threads, 1e-4))))
+            rounds = max(args.min_rounds, min(args.max_rounds, int(args.budget / max(flop / 150e9 / threads, 1e-4))))
             t_ours, t_ep, t_np, t_ob = interleaved_best([
                 lambda: _C._gemm_nt(A, B, out=C, accumulate=False),
                 lambda: _C._gemm_nt(A, B, bias, act=act, out=C, accumulate=False),
                 lambda: np.matmul(A, B.T, out=C),
                 (lambda: ob32.gemm_nt(A, B, C)) if ob32 else None,
-            ], rounds, args.pause)
+            ], rounds, args.pause, time.thread_time if threads == 1 and not args.wall_1t else time.perf_counter)
             t_ob = t_ob if ob32 else None
             if limits:
                 limits.restore_original_limits()

@@ -69,10 +69,10 @@ static _Atomic(const sc_gemm_impl *) g_impl;
 
 static const sc_gemm_impl *best_impl(void)
 {
-    for (size_t i = 0; i < N_IMPLS; i++)
-        if (g_impls[i]->available())
-            return g_impls[i];
-    return &sc_gemm_impl_scalar;
+    size_t i = 0;
+    while (!g_impls[i]->available()) /* the last one, scalar, always is */
+        i++;
+    return g_impls[i];
 }
 
 static const sc_gemm_impl *find_impl(const char *name)

@@ -66,8 +66,7 @@ void sc_gemm_pack_panels_avx2(const float *src, int64_t ld, int64_t rows, int64_
     }
 }
 
-static void kernel_avx2(int64_t kc, const float *ap, const float *bp,
-                                                             float *tile)
+static void kernel_avx2(int64_t kc, const float *ap, const float *bp, float *tile)
 {
     __m256 acc[MR][2];
 #pragma GCC unroll 6
@@ -94,6 +93,10 @@ static void kernel_avx2(int64_t kc, const float *ap, const float *bp,
 
 const sc_gemm_impl sc_gemm_impl_avx2 = {
     .name = "avx2", .mr = MR, .nr = NR, .kc = 1024,
-    .available = sc_cpu_has_avx2_fma, .pack_a = sc_gemm_pack_panels_avx2, .pack_b = sc_gemm_pack_panels_avx2, .kernel = kernel_avx2, .store = sc_gemm_vstore,
+    .available = sc_cpu_has_avx2_fma,
+    .pack_a = sc_gemm_pack_panels_avx2,
+    .pack_b = sc_gemm_pack_panels_avx2,
+    .kernel = kernel_avx2,
+    .store = sc_gemm_vstore,
 };
 #endif

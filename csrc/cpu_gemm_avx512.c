@@ -16,8 +16,7 @@
 #define MR 14
 #define NR 32
 
-static void kernel_avx512(int64_t kc, const float *ap, const float *bp,
-                                                              float *tile)
+static void kernel_avx512(int64_t kc, const float *ap, const float *bp, float *tile)
 {
     __m512 acc[MR][2];
 #pragma GCC unroll 14
@@ -44,6 +43,10 @@ static void kernel_avx512(int64_t kc, const float *ap, const float *bp,
 
 const sc_gemm_impl sc_gemm_impl_avx512 = {
     .name = "avx512", .mr = MR, .nr = NR, .kc = 2048,
-    .available = sc_cpu_has_avx512f, .pack_a = sc_gemm_pack_panels_avx2, .pack_b = sc_gemm_pack_panels_avx2, .kernel = kernel_avx512, .store = sc_gemm_vstore,
+    .available = sc_cpu_has_avx512f,
+    .pack_a = sc_gemm_pack_panels_avx2,
+    .pack_b = sc_gemm_pack_panels_avx2,
+    .kernel = kernel_avx512,
+    .store = sc_gemm_vstore,
 };
 #endif

@@ -87,7 +87,8 @@ static int check_out(PyObject *obj, npy_intp M, npy_intp N, PyArrayObject *a, Py
     npy_intp s0 = PyArray_STRIDE(out, 0), s1 = PyArray_STRIDE(out, 1);
     if (!PyArray_ISWRITEABLE(out) || !PyArray_ISALIGNED(out) || (N > 1 && s1 != (npy_intp)sizeof(float)) ||
         (M > 1 && (s0 % (npy_intp)sizeof(float) != 0 || s0 / (npy_intp)sizeof(float) < N))) {
-        PyErr_SetString(PyExc_ValueError, "out must be writeable and aligned, with contiguous rows that do not overlap");
+        PyErr_SetString(PyExc_ValueError,
+                        "out must be writeable and aligned, with contiguous rows that do not overlap");
         return -1;
     }
     if (overlaps(out, a) || overlaps(out, b) || overlaps(out, bias)) {
@@ -131,7 +132,8 @@ static PyObject *py_gemm_nt(PyObject *self, PyObject *args, PyObject *kwargs)
         goto done;
     }
     if (bias_obj != Py_None) {
-        bias = (PyArrayObject *)PyArray_FROMANY(bias_obj, NPY_FLOAT32, 1, 1, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
+        bias = (PyArrayObject *)PyArray_FROMANY(bias_obj, NPY_FLOAT32, 1, 1,
+                                                NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
         if (!bias)
             goto done;
         if (PyArray_DIM(bias, 0) != N) {

@@ -84,19 +84,22 @@ class OpenBLAS32:
 
 def interleaved_best(fns: List[Optional[Callable[[], None]]], rounds: int, pause_s: float,
                      clock: Callable[[], float]) -> List[float]:
-    """Best time of each function over `rounds` rounds that run them in turn (after one
-    warm-up each), so that every library sees the same background load. The pause lets the
-    previous library's worker threads stop spinning (OpenBLAS workers busy-wait for a while)."""
+    """Best time of each function over `rounds` calls, run as three blocks per function that
+    alternate between the functions, so that every library sees the same background load.
+    Each block starts with a warm-up call after an idle pause: OpenBLAS's worker threads
+    busy-wait for ~0.1 s after a call and would otherwise steal cores from the next library."""
     best = [float("inf")] * len(fns)
-    for r in range(rounds + 1):
+    per_block = max(1, -(-rounds // 3))
+    for _ in range(3):
         for i, fn in enumerate(fns):
             if fn is None:
                 continue
-            t0 = clock()
-            fn()
-            if r:
-                best[i] = min(best[i], clock() - t0)
             time.sleep(pause_s)
+            fn()
+            for _ in range(per_block):
+                t0 = clock()
+                fn()
+                best[i] = min(best[i], clock() - t0)
     return best
 
 
@@ -132,7 +135,7 @@ def main() -> None:
                     help="about this many seconds of compute per library, shape and thread count (default 1)")
     ap.add_argument("--min-rounds", type=int, default=5)
     ap.add_argument("--max-rounds", type=int, default=15)
-    ap.add_argument("--pause", type=float, default=0.04, help="idle seconds after each timed call")
+    ap.add_argument("--pause", type=float, default=0.3, help="idle seconds before each block of calls")
     ap.add_argument("--wall-1t", action="store_true",
                     help="time 1-thread runs by the wall clock too (default: the calling thread's CPU time, "
                          "which all three libraries use alone at 1 thread and which other processes on a "

@@ -1,23 +1,22 @@
 /* AVX2+FMA GEMM microkernel: a 6 x 16 tile in 12 ymm accumulators (two B vectors and one
- * broadcast A value per step leave the 16 registers just enough room). Compiled under a
- * target pragma so the rest of the build keeps the baseline ISA. */
+ * broadcast A value per step leave the 16 registers just enough room). Compiled with
+ * target attributes so the rest of the build keeps the baseline ISA. */
 #include "cpu_gemm_impl.h"
 #include "cpu_kernels.h"
 
 #if defined(SC_GEMM_HAVE_X86)
 #include <immintrin.h>
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#pragma GCC optimize("fp-contract=fast") /* FMA for the vector math of the epilogue */
 #define SC_VW 8
+#define SC_VTARGET __attribute__((target("avx2,fma")))
+#define SC_VFMA(a, b, c) ((sc_vf)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
 #include "cpu_gemm_vstore.h"
 
 #define MR 6
 #define NR 16
 
 /* r[i] = row i of an 8 x 8 block -> r[j] = column j */
-static inline void transpose8x8(__m256 r[8])
+static inline SC_VTARGET void transpose8x8(__m256 r[8])
 {
     __m256 t[8], s[8];
     for (int i = 0; i < 8; i += 2) {
@@ -36,7 +35,7 @@ static inline void transpose8x8(__m256 r[8])
     }
 }
 
-void sc_gemm_pack_panels_avx2(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst)
+SC_VTARGET void sc_gemm_pack_panels_avx2(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst)
 {
     const int64_t k8 = kc / 8 * 8;
     for (int64_t p0 = 0; p0 < rows; p0 += w, dst += w * kc) {
@@ -66,7 +65,7 @@ void sc_gemm_pack_panels_avx2(const float *src, int64_t ld, int64_t rows, int64_
     }
 }
 
-static void kernel_avx2(int64_t kc, const float *ap, const float *bp, float *tile)
+static SC_VTARGET void kernel_avx2(int64_t kc, const float *ap, const float *bp, float *tile)
 {
     __m256 acc[MR][2];
 #pragma GCC unroll 6
@@ -88,8 +87,6 @@ static void kernel_avx2(int64_t kc, const float *ap, const float *bp, float *til
         _mm256_store_ps(tile + r * NR + 8, acc[r][1]);
     }
 }
-
-#pragma GCC pop_options
 
 const sc_gemm_impl sc_gemm_impl_avx2 = {
     .name = "avx2", .mr = MR, .nr = NR, .kc = 1024,

@@ -345,8 +345,10 @@ sc_status sc_cpu_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_
     g.mc_max = max64(im->mr, SC_GEMM_A_BLOCK_BYTES / kc_bytes / im->mr * im->mr);
     g.nc_max = max64(im->nr, b_block_bytes() / kc_bytes / im->nr * im->nr);
 
-    int64_t work = M * N * max64(K, 1);
-    int nt = (int)min64(sc_cpu_threads(), max64(1, work / SC_GEMM_MIN_WORK_PER_THREAD));
+    double work = (double)M * (double)N * (double)max64(K, 1); /* no int64 overflow on absurd sizes */
+    int nt = sc_cpu_threads();
+    if (work < (double)nt * (double)SC_GEMM_MIN_WORK_PER_THREAD)
+        nt = (int)max64(1, (int64_t)(work / (double)SC_GEMM_MIN_WORK_PER_THREAD));
     int failed = 0;
     if (nt == 1) {
         failed = gemm_rect(&g, 0, M, 0, N) != 0;

@@ -77,6 +77,20 @@ int sc_py_npy_type(sc_dtype dt)
     }
 }
 
+PyObject *sc_py_shape_tuple(int ndim, const int64_t *shape)
+{
+    PyObject *t = PyTuple_New(ndim);
+    for (int d = 0; t && d < ndim; d++) {
+        PyObject *dim = PyLong_FromLongLong((long long)shape[d]);
+        if (!dim) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, d, dim);
+    }
+    return t;
+}
+
 static void decref_array(void *ctx)
 {
     Py_DECREF((PyObject *)ctx);

@@ -39,6 +39,9 @@ sc_backend *sc_py_backend(const char *device);
 sc_status sc_py_run_to_host(const sc_backend *be, sc_tensor **host_outs, int n, sc_tensor **caches,
                             sc_status (*forward)(void *ctx, sc_tensor **outs), void *ctx);
 
+/* A tuple of Python ints for a shape; NULL + exception on failure. */
+PyObject *sc_py_shape_tuple(int ndim, const int64_t *shape);
+
 /* A NumPy dtype number for an sc dtype (bfloat16 has none: returns -1). */
 int sc_py_npy_type(sc_dtype dt);
 

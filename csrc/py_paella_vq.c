@@ -60,11 +60,9 @@ static int parse_config(PyObject *dict, sc_paella_vq_config *cfg)
 
 static sc_status append_key(void *ctx, const char *name, int ndim, const int64_t *shape, sc_dtype dtype)
 {
-    PyObject *dims = PyTuple_New(ndim);
+    PyObject *dims = sc_py_shape_tuple(ndim, shape);
     if (!dims)
         return sc_set_error(SC_ERR_NOMEM, "out of memory listing keys");
-    for (int i = 0; i < ndim; i++)
-        PyTuple_SET_ITEM(dims, i, PyLong_FromLongLong((long long)shape[i]));
     PyObject *item = Py_BuildValue("(sNs)", name, dims, dtype == SC_I64 ? "int64" : "float32");
     int bad = !item || PyList_Append((PyObject *)ctx, item) < 0;
     Py_XDECREF(item);

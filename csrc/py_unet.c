@@ -228,11 +228,9 @@ static int parse_naming(const char *s, sc_unet_naming *out, int allow_auto)
 
 static sc_status append_key(void *ctx, const char *name, int ndim, const int64_t *shape)
 {
-    PyObject *dims = PyTuple_New(ndim);
+    PyObject *dims = sc_py_shape_tuple(ndim, shape);
     if (!dims)
         return sc_set_error(SC_ERR_NOMEM, "out of memory listing keys");
-    for (int i = 0; i < ndim; i++)
-        PyTuple_SET_ITEM(dims, i, PyLong_FromLongLong(shape[i]));
     PyObject *item = Py_BuildValue("(sN)", name, dims);
     int bad = !item || PyList_Append((PyObject *)ctx, item) < 0;
     Py_XDECREF(item);

@@ -105,14 +105,15 @@ def parse_params(values: Optional[Mapping[str, Any]] = None, base: Optional[Gene
                  **kwargs: Any) -> GenerationParams:
     """Merge ``values`` and ``kwargs`` over ``base`` (default: the defaults), parse and validate.
 
-    Unknown keys raise ``ValueError`` (a typo must not silently fall back to a default);
-    the Ikomia shim filters them out first, as Ikomia does.
+    Unknown keys are ignored with a warning that lists the known ones (a dict written for a
+    newer infer_stable_cascade still runs, and a typo does not go unnoticed).
     """
     merged: Dict[str, Any] = asdict(base or GenerationParams())
     for source in (values or {}, kwargs):
         for key, value in source.items():
             if key not in merged:
-                raise ValueError(f"unknown parameter {key!r}; known: {', '.join(PARAM_NAMES)}")
+                warnings.warn(f"unknown parameter {key!r} ignored; known: {', '.join(PARAM_NAMES)}", stacklevel=2)
+                continue
             merged[key] = value
     p = GenerationParams(
         prompt=_parse_str("prompt", merged["prompt"]),

@@ -12,7 +12,8 @@ import json
 import math
 import os
 import threading
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from .text_encoder import CLIPTextModelWithProjection, same_model
 from .tokenizer import CLIPTokenizer
 from .unet import StableCascadeUNet
 from .vqgan import PaellaVQModel
+
+#: A network, or a zero-argument callable that loads it (see Pipeline.__init__).
+NetArg = Union[Any, Callable[[], Any]]
 
 #: Stage C latent side = ceil(image side / 42.67); Stage B latent side = int(stage C side * 10.67).
 #: Both come from the repos' model_index.json (these are diffusers' defaults).
@@ -70,12 +74,43 @@ def to_uint8_images(decoded: np.ndarray) -> List[np.ndarray]:
     return [np.ascontiguousarray(img) for img in x]
 
 
-def _find_subfolder(root: str, names: Sequence[str], what: str) -> str:
-    for name in names:
-        path = os.path.join(root, name)
-        if os.path.isdir(path):
-            return path
-    raise FileNotFoundError(f"{root}: no {what} folder (looked for {', '.join(names)})")
+def _find_subfolders(root: str, wanted: Dict[str, Sequence[str]]) -> Dict[str, str]:
+    """The first existing candidate folder for each wanted part; one FileNotFoundError naming
+    every part that is missing."""
+    found, missing = {}, []
+    for part, names in wanted.items():
+        path = next((os.path.join(root, n) for n in names if os.path.isdir(os.path.join(root, n))), None)
+        if path is None:
+            missing.append(" or ".join(f"{n}/" for n in names))
+        found[part] = path
+    if missing:
+        raise FileNotFoundError(f"{root} is not laid out like the Hub repo: missing {', '.join(missing)}")
+    return found
+
+
+class _Net:
+    """One network of the pipeline: held in memory, or (low_memory) loaded for each use and
+    dropped right after it, so that only the stage that runs occupies memory."""
+
+    def __init__(self, net_or_loader: Union[Any, Callable[[], Any]]):
+        self._loader = net_or_loader if callable(net_or_loader) and not hasattr(net_or_loader, "config") else None
+        self._net = None if self._loader else net_or_loader
+
+    @property
+    def held(self) -> bool:
+        return self._net is not None
+
+    @contextmanager
+    def use(self) -> Iterator[Any]:
+        net = self._net if self._net is not None else self._loader()
+        try:
+            yield net
+        finally:
+            del net  # the last reference in low_memory mode: the weights are freed here
+
+    def get(self) -> Any:
+        """The network itself (loaded now if it is not held)."""
+        return self._net if self._net is not None else self._loader()
 
 
 class Pipeline:
@@ -84,33 +119,50 @@ class Pipeline:
 
     One pipeline object runs one generation at a time: a concurrent call from another thread
     raises ``RuntimeError`` (use one pipeline per thread for parallel work).
+
+    Example::
+
+        pipe = Pipeline.from_pretrained(prior="stable-cascade-prior", decoder="stable-cascade")
+        image = pipe(prompt="a lighthouse at dusk", seed=7)[0]     # uint8 (1024, 1024, 3)
     """
 
-    def __init__(self, *, tokenizer: CLIPTokenizer, text_encoder: CLIPTextModelWithProjection,
-                 prior: StableCascadeUNet, prior_scheduler: DDPMWuerstchenScheduler,
-                 decoder_tokenizer: CLIPTokenizer, decoder_text_encoder: CLIPTextModelWithProjection,
-                 decoder: StableCascadeUNet, decoder_scheduler: DDPMWuerstchenScheduler,
-                 vqgan: PaellaVQModel, device: str = "cpu",
+    def __init__(self, *, tokenizer: CLIPTokenizer, text_encoder: NetArg, prior: NetArg,
+                 prior_scheduler: DDPMWuerstchenScheduler, decoder_tokenizer: CLIPTokenizer,
+                 decoder_text_encoder: NetArg, decoder: NetArg, decoder_scheduler: DDPMWuerstchenScheduler,
+                 vqgan: NetArg, device: str = "cpu",
                  resolution_multiple: float = PRIOR_RESOLUTION_MULTIPLE,
                  latent_dim_scale: float = DECODER_LATENT_DIM_SCALE):
+        """Assemble a pipeline from components. Each network (text encoders, prior, decoder,
+        vqgan) may be given as an instance (held) or as a zero-argument loader (loaded for each
+        use, see ``low_memory`` in :meth:`from_pretrained`)."""
         self.tokenizer = tokenizer
-        self.text_encoder = text_encoder
-        self.prior = prior
         self.prior_scheduler = prior_scheduler
         self.decoder_tokenizer = decoder_tokenizer
-        self.decoder_text_encoder = decoder_text_encoder
-        self.decoder = decoder
         self.decoder_scheduler = decoder_scheduler
-        self.vqgan = vqgan
+        self._nets = {"text_encoder": _Net(text_encoder), "prior": _Net(prior),
+                      "decoder_text_encoder": _Net(decoder_text_encoder), "decoder": _Net(decoder),
+                      "vqgan": _Net(vqgan)}
         self.device = device
         self.resolution_multiple = resolution_multiple
         self.latent_dim_scale = latent_dim_scale
         self.last_seed: Optional[int] = None
         self._busy = threading.Lock()
 
+    # The networks, for direct use (in low_memory mode each access loads it afresh).
+    text_encoder = property(lambda self: self._nets["text_encoder"].get())
+    prior = property(lambda self: self._nets["prior"].get())
+    decoder_text_encoder = property(lambda self: self._nets["decoder_text_encoder"].get())
+    decoder = property(lambda self: self._nets["decoder"].get())
+    vqgan = property(lambda self: self._nets["vqgan"].get())
+
+    @property
+    def low_memory(self) -> bool:
+        """True when the networks are loaded per stage instead of held."""
+        return not all(net.held for net in self._nets.values())
+
     @classmethod
     def from_pretrained(cls, prior: str, decoder: str, device: str = "auto", lite: bool = False,
-                        variant: Optional[str] = None) -> "Pipeline":
+                        variant: Optional[str] = None, low_memory: bool = False) -> "Pipeline":
         """Load from folders laid out like the Hub repos ``stabilityai/stable-cascade-prior`` and
         ``stabilityai/stable-cascade``.
 
@@ -121,70 +173,88 @@ class Pipeline:
             device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (the GPU when one is usable).
             lite: use ``prior_lite/`` and ``decoder_lite/``.
             variant: weight-file variant such as ``"bf16"`` (``diffusion_pytorch_model.bf16.safetensors``).
+            low_memory: hold only the network that runs: each stage loads its weights when it
+                starts and frees them when it ends (slower per call, a fraction of the memory).
         """
         for root in (prior, decoder):
             if not os.path.isdir(root):
                 raise FileNotFoundError(f"model folder not found: {root}")
         device = resolve_device(device)
-        prior_unet_dir = _find_subfolder(prior, ["prior_lite", "prior"] if lite else ["prior"], "prior")
-        decoder_unet_dir = _find_subfolder(decoder, ["decoder_lite", "decoder"] if lite else ["decoder"], "decoder")
-        prior_te_dir = _find_subfolder(prior, ["text_encoder"], "text_encoder")
-        decoder_te_dir = _find_subfolder(decoder, ["text_encoder"], "text_encoder")
-        text_encoder = CLIPTextModelWithProjection.from_pretrained(prior_te_dir, device=device, variant=variant)
-        # The two repos normally ship the same text encoder (2.8 GB in float32): keep one copy then.
-        if same_model(prior_te_dir, decoder_te_dir, variant):
-            decoder_text_encoder = text_encoder
+        p_dirs = _find_subfolders(prior, {"prior": ["prior_lite", "prior"] if lite else ["prior"],
+                                          "text_encoder": ["text_encoder"], "tokenizer": ["tokenizer"],
+                                          "scheduler": ["scheduler"]})
+        d_dirs = _find_subfolders(decoder, {"decoder": ["decoder_lite", "decoder"] if lite else ["decoder"],
+                                            "text_encoder": ["text_encoder"], "tokenizer": ["tokenizer"],
+                                            "scheduler": ["scheduler"], "vqgan": ["vqgan"]})
+        dirs = {"text_encoder": p_dirs["text_encoder"], "prior": p_dirs["prior"],
+                "decoder_text_encoder": d_dirs["text_encoder"], "decoder": d_dirs["decoder"], "vqgan": d_dirs["vqgan"]}
+        classes = {"text_encoder": CLIPTextModelWithProjection, "prior": StableCascadeUNet,
+                   "decoder_text_encoder": CLIPTextModelWithProjection, "decoder": StableCascadeUNet,
+                   "vqgan": PaellaVQModel}
+
+        def loader(name: str) -> Callable[[], Any]:
+            return lambda: classes[name].from_pretrained(dirs[name], device=device, variant=variant)
+
+        nets = {name: loader(name) if low_memory else loader(name)() for name in dirs if name != "decoder_text_encoder"}
+        # The two repos normally ship the same text encoder (2.8 GB in float32): hold one copy then.
+        if not low_memory and same_model(dirs["text_encoder"], dirs["decoder_text_encoder"], variant):
+            nets["decoder_text_encoder"] = nets["text_encoder"]
         else:
-            decoder_text_encoder = CLIPTextModelWithProjection.from_pretrained(decoder_te_dir, device=device,
-                                                                               variant=variant)
+            nets["decoder_text_encoder"] = loader("decoder_text_encoder") if low_memory else loader(
+                "decoder_text_encoder")()
         return cls(
-            tokenizer=CLIPTokenizer.from_pretrained(_find_subfolder(prior, ["tokenizer"], "tokenizer")),
-            text_encoder=text_encoder,
-            prior=StableCascadeUNet.from_pretrained(prior_unet_dir, device=device, variant=variant),
-            prior_scheduler=DDPMWuerstchenScheduler.from_pretrained(_find_subfolder(prior, ["scheduler"], "scheduler")),
-            decoder_tokenizer=CLIPTokenizer.from_pretrained(_find_subfolder(decoder, ["tokenizer"], "tokenizer")),
-            decoder_text_encoder=decoder_text_encoder,
-            decoder=StableCascadeUNet.from_pretrained(decoder_unet_dir, device=device, variant=variant),
-            decoder_scheduler=DDPMWuerstchenScheduler.from_pretrained(
-                _find_subfolder(decoder, ["scheduler"], "scheduler")),
-            vqgan=PaellaVQModel.from_pretrained(_find_subfolder(decoder, ["vqgan"], "vqgan"), device=device,
-                                                variant=variant),
+            tokenizer=CLIPTokenizer.from_pretrained(p_dirs["tokenizer"]),
+            prior_scheduler=DDPMWuerstchenScheduler.from_pretrained(p_dirs["scheduler"]),
+            decoder_tokenizer=CLIPTokenizer.from_pretrained(d_dirs["tokenizer"]),
+            decoder_scheduler=DDPMWuerstchenScheduler.from_pretrained(d_dirs["scheduler"]),
             device=device,
             resolution_multiple=_model_index_value(prior, "resolution_multiple", PRIOR_RESOLUTION_MULTIPLE),
             latent_dim_scale=_model_index_value(decoder, "latent_dim_scale", DECODER_LATENT_DIM_SCALE),
+            **nets,
         )
 
     # -- the call -----------------------------------------------------------------------------
 
-    def __call__(self, params: Optional[Mapping[str, Any]] = None, /, *, progress: ProgressArg = False,
+    def __call__(self, params: Optional[Mapping[str, Any]] = None, /, *, progress: ProgressArg = True,
                  _stages: Optional[Dict[str, np.ndarray]] = None, **kwargs: Any) -> List[np.ndarray]:
         """Generate images.
 
         Args:
             params: the infer_stable_cascade dict (values as strings or native types).
-            progress: ``True`` for a progress bar on stderr, or a callable ``(stage, done, total)``.
+            progress: ``True`` (default) draws a progress bar per stage on stderr (tqdm when it is
+                installed), ``False`` is silent, a callable ``(stage, done, total)`` is called
+                after every step instead.
             _stages: if a dict is given, the intermediate results are stored in it
                 (``image_embeddings``, ``decoder_latents``); used by the parity tests.
             **kwargs: the same parameters as keywords (they override ``params``).
 
         Returns:
             ``num_images_per_prompt`` arrays of dtype uint8 and shape ``(height, width, 3)``, RGB.
+
+        Raises:
+            ValueError: a parameter is invalid (the message names it and its allowed range).
+            KeyboardInterrupt: interrupted; the run stops between steps and the pipeline stays usable.
         """
         p = parse_params(params, **kwargs)
         if not self._busy.acquire(blocking=False):
             raise RuntimeError("this Pipeline is already generating in another thread; "
                                "use one Pipeline per thread")
+        reporter = make_progress(progress)
         try:
-            return self._generate(p, make_progress(progress), _stages)
+            return self._generate(p, reporter, _stages)
         finally:
+            if reporter:
+                reporter.close()
             self._busy.release()
 
-    def _encode(self, tokenizer: CLIPTokenizer, encoder: CLIPTextModelWithProjection, texts: List[str]):
+    @staticmethod
+    def _encode(tokenizer: CLIPTokenizer, encoder: CLIPTextModelWithProjection, texts: List[str]):
         tokens = tokenizer(texts)
         out = encoder(tokens["input_ids"], attention_mask=tokens["attention_mask"])
         return out.hidden_states, out.text_embeds[:, None, :]
 
-    def _denoise(self, unet: StableCascadeUNet, scheduler: DDPMWuerstchenScheduler, generator: Generator,
+    @staticmethod
+    def _denoise(unet: StableCascadeUNet, scheduler: DDPMWuerstchenScheduler, generator: Generator,
                  shape: Tuple[int, ...], steps: int, guidance: float, cond: Dict[str, np.ndarray],
                  progress, stage: str) -> np.ndarray:
         """The shared denoising loop of both stages; `cond` holds the (CFG-batched) conditioning."""
@@ -213,39 +283,43 @@ class Pipeline:
         self.last_seed = seed
         generator = Generator(seed)
         n = p.num_images_per_prompt
+        nets = self._nets
 
         # Stage C: text conditioning (positive first, negative second under CFG), then the prior loop.
         prior_cfg = p.prior_guidance_scale > 1.0
-        texts = [p.prompt, p.negative_prompt] if prior_cfg else [p.prompt]
-        hidden, pooled = self._encode(self.tokenizer, self.text_encoder, texts)
+        with nets["text_encoder"].use() as text_encoder:
+            hidden, pooled = self._encode(self.tokenizer, text_encoder,
+                                          [p.prompt, p.negative_prompt] if prior_cfg else [p.prompt])
         hidden = np.repeat(hidden, n, axis=0)
         pooled = np.repeat(pooled, n, axis=0)
-        clip_img = np.zeros((hidden.shape[0], 1, self.prior.config.get("clip_image_in_channels") or 768),
-                            np.float32)
         prior_hw = prior_latent_size(p.height, p.width, self.resolution_multiple)
-        prior_channels = self.prior.config["in_channels"]
-        image_embeddings = self._denoise(
-            self.prior, self.prior_scheduler, generator, (n, prior_channels) + prior_hw,
-            p.prior_num_inference_steps, p.prior_guidance_scale,
-            dict(clip_text_pooled=pooled, clip_text=hidden, clip_img=clip_img), progress, "prior")
+        with nets["prior"].use() as prior:
+            clip_img = np.zeros((hidden.shape[0], 1, prior.config.get("clip_image_in_channels") or 768), np.float32)
+            image_embeddings = self._denoise(
+                prior, self.prior_scheduler, generator, (n, prior.config["in_channels"]) + prior_hw,
+                p.prior_num_inference_steps, p.prior_guidance_scale,
+                dict(clip_text_pooled=pooled, clip_text=hidden, clip_img=clip_img), progress, "prior")
 
         # Stage B: the decoder re-encodes the prompt and keeps only the pooled embedding.
         dec_cfg = p.guidance_scale > 1.0
-        texts = [p.prompt, p.negative_prompt] if dec_cfg else [p.prompt]
-        _, dec_pooled = self._encode(self.decoder_tokenizer, self.decoder_text_encoder, texts)
+        with nets["decoder_text_encoder"].use() as text_encoder:
+            _, dec_pooled = self._encode(self.decoder_tokenizer, text_encoder,
+                                         [p.prompt, p.negative_prompt] if dec_cfg else [p.prompt])
         dec_pooled = np.repeat(dec_pooled, n, axis=0)
         effnet = image_embeddings
         if dec_cfg:
             effnet = np.concatenate([image_embeddings, np.zeros_like(image_embeddings)])
         dec_hw = decoder_latent_size(prior_hw, self.latent_dim_scale)
-        latents = self._denoise(
-            self.decoder, self.decoder_scheduler, generator, (n, self.decoder.config["in_channels"]) + dec_hw,
-            p.num_inference_steps, p.guidance_scale, dict(clip_text_pooled=dec_pooled, effnet=effnet),
-            progress, "decoder")
+        with nets["decoder"].use() as decoder:
+            latents = self._denoise(
+                decoder, self.decoder_scheduler, generator, (n, decoder.config["in_channels"]) + dec_hw,
+                p.num_inference_steps, p.guidance_scale, dict(clip_text_pooled=dec_pooled, effnet=effnet),
+                progress, "decoder")
 
         if stages is not None:
             stages["image_embeddings"] = image_embeddings
             stages["decoder_latents"] = latents
         # Stage A.
-        decoded = self.vqgan.decode(latents * np.float32(self.vqgan.scale_factor))
+        with nets["vqgan"].use() as vqgan:
+            decoded = vqgan.decode(latents * np.float32(vqgan.scale_factor))
         return to_uint8_images(decoded)

@@ -132,16 +132,15 @@ class CLIPTextModelWithProjection:
         """Load ``config.json`` and ``model[.<variant>].safetensors`` (or its shards) from `folder`.
 
         Raises FileNotFoundError for a missing folder/file, ValueError naming file and tensor for
-        missing, mis-shaped or unexpected tensors, RuntimeError for device="cuda" in this build.
+        missing, mis-shaped or unexpected tensors, RuntimeError for device="cuda" without a usable
+        GPU. On "cuda" the weights are bfloat16 on the GPU; outputs are float32 arrays either way.
         """
-        # resolve_device validates the name and rejects "cuda" until the CUDA backend exists; the
-        # model runs on the CPU backend, also for "auto".
-        resolve_device(device)
+        device = resolve_device(device)
         folder = os.fspath(folder)
         if not os.path.isdir(folder):
             raise FileNotFoundError("CLIP text encoder folder not found: %s" % folder)
         config = load_config(folder)
-        return cls(_C.ClipTextModel(folder, variant, config), config, "cpu")
+        return cls(_C.ClipTextModel(folder, variant, config, device), config, device)
 
     @staticmethod
     def expected_keys(config: Dict[str, Any]) -> List[Tuple[str, Tuple[int, ...]]]:

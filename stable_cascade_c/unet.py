@@ -128,21 +128,24 @@ def _opt(x: Any) -> Optional[np.ndarray]:
 class StableCascadeUNet:
     """A loaded StableCascadeUNet (prior or decoder) with diffusers' forward semantics."""
 
-    def __init__(self, handle: "_C.UNet", config: Dict[str, Any]) -> None:
+    def __init__(self, handle: "_C.UNet", config: Dict[str, Any], device: str = "cpu") -> None:
         self._unet = handle
         self._config = config
+        self.device = device
 
     @classmethod
     def from_pretrained(cls, folder: str, device: str = "cpu", variant: Optional[str] = None) -> "StableCascadeUNet":
         """Load a diffusers-format folder: config.json plus diffusion_pytorch_model[.<variant>].safetensors,
-        or its shards listed in the matching .safetensors.index.json."""
-        resolve_device(device)
+        or its shards listed in the matching .safetensors.index.json. On device "cuda" (or "auto" with
+        a usable GPU) the weights are bfloat16 on the GPU; arrays in and out stay float32."""
+        device = resolve_device(device)
         path = os.path.join(folder, "config.json")
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no config.json in {folder}")
         with open(path, encoding="utf-8") as f:
             cfg = normalize_config(json.load(f))
-        return cls(_C.UNet(cfg, folder, variant=variant, single_file=False, naming="diffusers"), cfg)
+        return cls(_C.UNet(cfg, folder, variant=variant, single_file=False, naming="diffusers", device=device), cfg,
+                   device)
 
     @classmethod
     def from_single_file(cls, path: str, config: Optional[ConfigLike] = None, device: str = "cpu",
@@ -152,9 +155,9 @@ class StableCascadeUNet:
         "prior", "prior_lite", "decoder", "decoder_lite", or None to tell the published config from
         the tensors (detect_config); `naming` is "auto" (detected from the file), "original" or
         "diffusers"."""
-        resolve_device(device)
+        device = resolve_device(device)
         cfg = normalize_config(cls.detect_config(path) if config is None else config)
-        return cls(_C.UNet(cfg, path, single_file=True, naming=naming), cfg)
+        return cls(_C.UNet(cfg, path, single_file=True, naming=naming, device=device), cfg, device)
 
     @staticmethod
     def detect_config(path: str) -> str:

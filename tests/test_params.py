@@ -49,9 +49,10 @@ def test_out_of_range_values_say_the_range(key, value):
         parse_params({key: value})
 
 
-def test_unknown_key_is_rejected():
-    with pytest.raises(ValueError, match="unknown parameter 'steps'"):
-        parse_params({"steps": 3})
+def test_unknown_key_warns_and_is_ignored():
+    with pytest.warns(UserWarning, match="unknown parameter 'steps' ignored"):
+        p = parse_params({"steps": 3})
+    assert p == GenerationParams()
 
 
 def test_sizes_floor_to_multiples_of_128_with_a_message():

@@ -1,6 +1,7 @@
 /* build_info(), thread control and the dtype-conversion / zero-copy helpers. */
 #include "py_common.h"
 
+#include "sc_arena.h"
 #include "sc_ops.h"
 #ifdef SC_WITH_CUDA
 #include "sc_cuda.h"
@@ -127,6 +128,39 @@ static PyObject *py_tensor_roundtrip(PyObject *self, PyObject *arg)
     return out;
 }
 
+/* _arena_scopes(n, bytes) -> (peak bytes held, capacity, allocations after a second pass): a
+ * fresh arena runs a pass of n scopes that each take `bytes` and release them, is reset, and
+ * runs the pass again. */
+static PyObject *py_arena_scopes(PyObject *self, PyObject *args)
+{
+    (void)self;
+    int n;
+    Py_ssize_t bytes;
+    if (!PyArg_ParseTuple(args, "in:_arena_scopes", &n, &bytes))
+        return NULL;
+    if (n < 0 || bytes < 0) {
+        PyErr_SetString(PyExc_ValueError, "_arena_scopes needs n >= 0 and bytes >= 0");
+        return NULL;
+    }
+    sc_arena *a = NULL;
+    sc_status s = sc_arena_create(SC_CPU, 0, &a);
+    for (int pass = 0; pass < 2 && s == SC_OK; pass++) {
+        for (int i = 0; i < n && s == SC_OK; i++) {
+            size_t mark = sc_arena_mark(a);
+            void *p = NULL;
+            s = sc_arena_alloc(a, (size_t)bytes, &p);
+            sc_arena_release_to(a, mark);
+        }
+        if (s == SC_OK)
+            s = sc_arena_reset(a);
+    }
+    PyObject *out = s == SC_OK ? Py_BuildValue("nnn", (Py_ssize_t)sc_arena_peak_bytes(a),
+                                               (Py_ssize_t)sc_arena_capacity(a), (Py_ssize_t)sc_arena_alloc_count(a))
+                               : sc_py_raise(s);
+    sc_arena_destroy(a);
+    return out;
+}
+
 static PyMethodDef core_methods[] = {
     {"build_info", py_build_info, METH_NOARGS, "Build and runtime facts (version, CUDA, CPU features, threads)."},
     {"set_num_threads", py_set_num_threads, METH_O, "Set the number of CPU threads the kernels use."},
@@ -136,6 +170,8 @@ static PyMethodDef core_methods[] = {
     {"f32_to_f16_bits", py_f32_to_f16_bits, METH_O, "float32 array -> uint16 float16 bit patterns (RNE)."},
     {"f16_bits_to_f32", py_f16_bits_to_f32, METH_O, "uint16 float16 bit patterns -> float32."},
     {"_tensor_roundtrip", py_tensor_roundtrip, METH_O, "array -> tensor -> array without copying."},
+    {"_arena_scopes", py_arena_scopes, METH_VARARGS,
+     "_arena_scopes(n, bytes) -> (peak bytes held, capacity, allocations): an arena test."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -8,6 +8,8 @@
 typedef struct overflow_block {
     struct overflow_block *next;
     void *ptr;
+    size_t offset; /* the arena's `used` when it was allocated: its place in the stack */
+    size_t size;
 } overflow_block;
 
 struct sc_arena {
@@ -17,10 +19,25 @@ struct sc_arena {
     size_t used;       /* bytes of `base` in use (virtual offset when overflowing) */
     size_t high_water; /* largest `used` seen since creation */
     size_t alloc_count;
+    size_t held, peak_held; /* device bytes held now (buffer + overflow blocks), and at most */
     overflow_block *overflow;
 };
 
 static size_t align_up(size_t n) { return (n + SC_ARENA_ALIGN - 1) / SC_ARENA_ALIGN * SC_ARENA_ALIGN; }
+
+static void count_held(sc_arena *a, size_t bytes)
+{
+    a->held += bytes;
+    if (a->held > a->peak_held)
+        a->peak_held = a->held;
+}
+
+static void free_block(sc_arena *a, overflow_block *b)
+{
+    sc_device_free(a->device, b->ptr);
+    a->held -= b->size;
+    free(b);
+}
 
 sc_status sc_arena_create(sc_device dev, size_t initial_bytes, sc_arena **out)
 {
@@ -36,6 +53,7 @@ sc_status sc_arena_create(sc_device dev, size_t initial_bytes, sc_arena **out)
         }
         a->capacity = align_up(initial_bytes);
         a->alloc_count = 1;
+        count_held(a, a->capacity);
     }
     *out = a;
     return SC_OK;
@@ -46,8 +64,7 @@ static void free_overflow(sc_arena *a)
     while (a->overflow) {
         overflow_block *b = a->overflow;
         a->overflow = b->next;
-        sc_device_free(a->device, b->ptr);
-        free(b);
+        free_block(a, b);
     }
 }
 
@@ -81,8 +98,11 @@ sc_status sc_arena_alloc(sc_arena *a, size_t bytes, void **out)
         return s;
     }
     b->next = a->overflow;
+    b->offset = a->used;
+    b->size = size;
     a->overflow = b;
     a->alloc_count++;
+    count_held(a, size);
     a->used = end;
     *out = b->ptr;
     return SC_OK;
@@ -104,23 +124,43 @@ void sc_arena_release_to(sc_arena *a, size_t mark)
 {
     if (mark < a->used)
         a->used = mark;
+    /* Overflow blocks above the mark are freed now (the list is newest first), so that a
+     * planning pass holds what a planned pass holds, not every temporary it ever made. */
+    while (a->overflow && a->overflow->offset >= mark) {
+        overflow_block *b = a->overflow;
+        a->overflow = b->next;
+        free_block(a, b);
+    }
 }
 
 sc_status sc_arena_reset(sc_arena *a)
 {
     a->used = 0;
-    if (!a->overflow)
+    if (a->high_water <= a->capacity)
         return SC_OK;
     free_overflow(a);
     sc_device_free(a->device, a->base);
+    a->held -= a->capacity;
     a->base = NULL;
     a->capacity = 0;
     SC_TRY(sc_device_malloc(a->device, a->high_water, (void **)&a->base));
     a->capacity = a->high_water;
     a->alloc_count++;
+    count_held(a, a->capacity);
     return SC_OK;
+}
+
+void sc_arena_free_memory(sc_arena *a)
+{
+    free_overflow(a);
+    sc_device_free(a->device, a->base);
+    a->held -= a->capacity;
+    a->base = NULL;
+    a->capacity = 0;
+    a->used = 0;
 }
 
 size_t sc_arena_capacity(const sc_arena *a) { return a->capacity; }
 size_t sc_arena_high_water(const sc_arena *a) { return a->high_water; }
 size_t sc_arena_alloc_count(const sc_arena *a) { return a->alloc_count; }
+size_t sc_arena_peak_bytes(const sc_arena *a) { return a->peak_held; }

@@ -24,16 +24,23 @@ sc_status sc_arena_tensor(sc_arena *a, sc_dtype dt, int ndim, const int64_t *sha
 sc_status sc_arena_alloc(sc_arena *a, size_t bytes, void **out);
 
 size_t sc_arena_mark(const sc_arena *a);
-/* Free everything allocated after `mark` (overflow blocks stay until the next reset). */
+/* Free everything allocated after `mark` (in a planning pass too: its overflow blocks above the
+ * mark are freed, so the pass never holds more than a planned one). */
 void sc_arena_release_to(sc_arena *a, size_t mark);
 /* End of a pass: everything is free again; grows the main buffer to the high-water mark. */
 sc_status sc_arena_reset(sc_arena *a);
+
+/* Between passes: free the buffer (and any overflow blocks). The next pass plans again, as the
+ * first one did, and the reset after it allocates the buffer again. */
+void sc_arena_free_memory(sc_arena *a);
 
 size_t sc_arena_capacity(const sc_arena *a);
 size_t sc_arena_high_water(const sc_arena *a);
 /* Number of device allocations the arena has made in total (tests use it to prove that
  * steady-state passes allocate nothing). */
 size_t sc_arena_alloc_count(const sc_arena *a);
+/* The most device memory the arena has held at once (its buffer plus live overflow blocks). */
+size_t sc_arena_peak_bytes(const sc_arena *a);
 
 #ifdef __cplusplus
 }

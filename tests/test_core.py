@@ -96,3 +96,13 @@ def test_tensor_from_non_contiguous_input_copies():
     a = np.arange(24, dtype=np.float64).reshape(4, 6)[:, ::2]
     b = _C._tensor_roundtrip(a)
     np.testing.assert_array_equal(b, a.astype(np.float32))
+
+
+def test_arena_planning_pass_holds_only_live_temporaries():
+    # 10 scopes that each take and release 1000 bytes: the planning pass frees each overflow
+    # block at its scope's end, so it never holds more than the planned buffer (1024 bytes,
+    # 256-aligned) instead of all ten; the second pass allocates nothing.
+    peak, capacity, allocations = _C._arena_scopes(10, 1000)
+    assert (peak, capacity) == (1024, 1024)
+    assert allocations == 11  # ten overflow blocks in the planning pass, one buffer at the reset
+    assert _C._arena_scopes(0, 1000) == (0, 0, 0)

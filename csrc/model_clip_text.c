@@ -187,6 +187,7 @@ sc_status sc_clip_text_load(const sc_clip_text_config *c, const sc_weights *w, s
 const sc_clip_text_config *sc_clip_text_get_config(const sc_clip_text *m) { return &m->config; }
 
 size_t sc_clip_text_arena_alloc_count(const sc_clip_text *m) { return sc_arena_alloc_count(m->arena); }
+void sc_clip_text_free_workspace(sc_clip_text *m) { sc_arena_free_memory(m->arena); }
 
 static const sc_tensor *layer_param(const sc_clip_text *m, int64_t layer, enum layer_param p)
 {

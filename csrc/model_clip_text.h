@@ -59,5 +59,7 @@ sc_status sc_clip_text_forward(sc_clip_text *m, const sc_tensor *ids, const sc_t
 
 /* Device allocations made by the model's activation arena so far (tests). */
 size_t sc_clip_text_arena_alloc_count(const sc_clip_text *m);
+/* Free the activation arena between passes (the next pass allocates it again). */
+void sc_clip_text_free_workspace(sc_clip_text *m);
 
 #endif

@@ -294,6 +294,7 @@ sc_status sc_paella_vq_load(const sc_paella_vq_config *cfg, const sc_weights *w,
 const sc_paella_vq_config *sc_paella_vq_get_config(const sc_paella_vq *m) { return &m->cfg; }
 size_t sc_paella_vq_arena_alloc_count(const sc_paella_vq *m) { return sc_arena_alloc_count(m->arena); }
 size_t sc_paella_vq_arena_bytes(const sc_paella_vq *m) { return sc_arena_capacity(m->arena); }
+void sc_paella_vq_free_workspace(sc_paella_vq *m) { sc_arena_free_memory(m->arena); }
 
 sc_status sc_paella_vq_set_mlp_tile(sc_paella_vq *m, int64_t values)
 {

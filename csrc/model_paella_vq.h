@@ -75,5 +75,7 @@ sc_status sc_paella_vq_set_mlp_tile(sc_paella_vq *m, int64_t values);
 /* Allocations the model's arena has made so far (steady-state decodes add none). */
 size_t sc_paella_vq_arena_alloc_count(const sc_paella_vq *m);
 size_t sc_paella_vq_arena_bytes(const sc_paella_vq *m);
+/* Free the activation arena between decodes (the next decode allocates it again). */
+void sc_paella_vq_free_workspace(sc_paella_vq *m);
 
 #endif

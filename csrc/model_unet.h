@@ -81,6 +81,8 @@ void sc_unet_free(sc_unet *u);
 const sc_unet_config *sc_unet_config_of(const sc_unet *u);
 /* Device allocations made by the activation arena so far (constant after the first forward). */
 size_t sc_unet_arena_alloc_count(const sc_unet *u);
+/* Free the activation arena between forwards (the next forward allocates it again). */
+void sc_unet_free_workspace(sc_unet *u);
 
 typedef struct sc_unet_cond sc_unet_cond;
 

@@ -385,3 +385,4 @@ sc_status sc_unet_load(const sc_unet_config *cfg, const sc_weights *w, sc_unet_n
 const sc_unet_config *sc_unet_config_of(const sc_unet *u) { return &u->cfg; }
 
 size_t sc_unet_arena_alloc_count(const sc_unet *u) { return sc_arena_alloc_count(u->arena); }
+void sc_unet_free_workspace(sc_unet *u) { sc_arena_free_memory(u->arena); }

@@ -226,11 +226,24 @@ static PyObject *clip_text_arena_alloc_count(ClipTextObject *self, PyObject *arg
     return PyLong_FromSize_t(sc_clip_text_arena_alloc_count(self->model));
 }
 
+static PyObject *clip_text_free_workspace(ClipTextObject *self, PyObject *args)
+{
+    (void)args;
+    if (!self->model) {
+        PyErr_SetString(PyExc_RuntimeError, "ClipTextModel is not initialized");
+        return NULL;
+    }
+    sc_clip_text_free_workspace(self->model);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef clip_text_methods[] = {
     {"forward", (PyCFunction)(void (*)(void))clip_text_forward, METH_VARARGS | METH_KEYWORDS,
      "forward(input_ids, attention_mask=None) -> (hidden_states, last_hidden_state, text_embeds), float32 arrays."},
     {"arena_alloc_count", (PyCFunction)clip_text_arena_alloc_count, METH_NOARGS,
      "Device allocations made by the activation arena so far."},
+    {"free_workspace", (PyCFunction)clip_text_free_workspace, METH_NOARGS,
+     "Free the activation arena (the next forward allocates it again)."},
     {NULL, NULL, 0, NULL},
 };
 

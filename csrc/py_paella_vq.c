@@ -200,6 +200,17 @@ static PyObject *pvq_arena_bytes(PaellaVQObject *self, PyObject *noargs)
     return PyLong_FromSize_t(sc_paella_vq_arena_bytes(self->model));
 }
 
+static PyObject *pvq_free_workspace(PaellaVQObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    Py_BEGIN_ALLOW_THREADS
+    PyThread_acquire_lock(self->lock, WAIT_LOCK);
+    sc_paella_vq_free_workspace(self->model);
+    PyThread_release_lock(self->lock);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 static PyObject *pvq_set_mlp_tile(PaellaVQObject *self, PyObject *arg)
 {
     long long values = PyLong_AsLongLong(arg);
@@ -220,6 +231,8 @@ static PyMethodDef pvq_methods[] = {
     {"arena_alloc_count", (PyCFunction)pvq_arena_alloc_count, METH_NOARGS,
      "Allocations the activation arena has made so far."},
     {"arena_bytes", (PyCFunction)pvq_arena_bytes, METH_NOARGS, "Size of the activation arena in bytes."},
+    {"free_workspace", (PyCFunction)pvq_free_workspace, METH_NOARGS,
+     "Free the activation arena (the next decode allocates it again)."},
     {"set_mlp_tile", (PyCFunction)pvq_set_mlp_tile, METH_O,
      "Hidden values of one tile of the residual blocks' MLP (memory against GEMM size)."},
     {NULL, NULL, 0, NULL},

@@ -573,11 +573,24 @@ static PyObject *unet_get_alloc_count(UNetObject *self, void *closure)
     return PyLong_FromSize_t(sc_unet_arena_alloc_count(self->unet));
 }
 
+static PyObject *unet_free_workspace(UNetObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    Py_BEGIN_ALLOW_THREADS
+    PyThread_acquire_lock(self->lock, WAIT_LOCK);
+    sc_unet_free_workspace(self->unet);
+    PyThread_release_lock(self->lock);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef unet_methods[] = {
     {"prepare", (PyCFunction)(void (*)(void))unet_prepare, METH_VARARGS | METH_KEYWORDS,
      "prepare(clip_text_pooled, clip_text=None, clip_img=None, effnet=None, pixels=None) -> UNetConditioning"},
     {"forward_prepared", (PyCFunction)(void (*)(void))unet_forward_prepared, METH_VARARGS | METH_KEYWORDS,
      "forward_prepared(cond, sample, timestep_ratio) -> float32 NCHW array"},
+    {"free_workspace", (PyCFunction)unet_free_workspace, METH_NOARGS,
+     "Free the activation arena (the next forward allocates it again)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -90,7 +90,9 @@ def _find_subfolders(root: str, wanted: Dict[str, Sequence[str]]) -> Dict[str, s
 
 class _Net:
     """One network of the pipeline: held in memory, or (low_memory) loaded for each use and
-    dropped right after it, so that only the stage that runs occupies memory."""
+    dropped right after it, so that only the stage that runs occupies memory. A held network's
+    activation workspace is freed after each use all the same: the stages then never hold their
+    workspaces at once (the next run allocates each again in its first step)."""
 
     def __init__(self, net_or_loader: Union[Any, Callable[[], Any]]):
         self._loader = net_or_loader if callable(net_or_loader) and not hasattr(net_or_loader, "config") else None
@@ -106,6 +108,8 @@ class _Net:
         try:
             yield net
         finally:
+            if self._net is not None:
+                net.free_workspace()
             del net  # the last reference in low_memory mode: the weights are freed here
 
     def get(self) -> Any:
@@ -287,9 +291,12 @@ class Pipeline:
 
         # Stage C: text conditioning (positive first, negative second under CFG), then the prior loop.
         prior_cfg = p.prior_guidance_scale > 1.0
+        # A `with` target outlives its block: each is deleted after it so that low_memory mode
+        # really frees the network before the next one loads.
         with nets["text_encoder"].use() as text_encoder:
             hidden, pooled = self._encode(self.tokenizer, text_encoder,
                                           [p.prompt, p.negative_prompt] if prior_cfg else [p.prompt])
+        del text_encoder
         hidden = np.repeat(hidden, n, axis=0)
         pooled = np.repeat(pooled, n, axis=0)
         prior_hw = prior_latent_size(p.height, p.width, self.resolution_multiple)
@@ -299,12 +306,14 @@ class Pipeline:
                 prior, self.prior_scheduler, generator, (n, prior.config["in_channels"]) + prior_hw,
                 p.prior_num_inference_steps, p.prior_guidance_scale,
                 dict(clip_text_pooled=pooled, clip_text=hidden, clip_img=clip_img), progress, "prior")
+        del prior
 
         # Stage B: the decoder re-encodes the prompt and keeps only the pooled embedding.
         dec_cfg = p.guidance_scale > 1.0
         with nets["decoder_text_encoder"].use() as text_encoder:
             _, dec_pooled = self._encode(self.decoder_tokenizer, text_encoder,
                                          [p.prompt, p.negative_prompt] if dec_cfg else [p.prompt])
+        del text_encoder
         dec_pooled = np.repeat(dec_pooled, n, axis=0)
         effnet = image_embeddings
         if dec_cfg:
@@ -315,6 +324,7 @@ class Pipeline:
                 decoder, self.decoder_scheduler, generator, (n, decoder.config["in_channels"]) + dec_hw,
                 p.num_inference_steps, p.guidance_scale, dict(clip_text_pooled=dec_pooled, effnet=effnet),
                 progress, "decoder")
+        del decoder
 
         if stages is not None:
             stages["image_embeddings"] = image_embeddings
@@ -322,4 +332,5 @@ class Pipeline:
         # Stage A.
         with nets["vqgan"].use() as vqgan:
             decoded = vqgan.decode(latents * np.float32(vqgan.scale_factor))
+        del vqgan
         return to_uint8_images(decoded)

@@ -166,6 +166,10 @@ class CLIPTextModelWithProjection:
         hidden, last, embeds = self._model.forward(ids, mask)
         return CLIPTextModelOutput(hidden_states=hidden, last_hidden_state=last, text_embeds=embeds)
 
+    def free_workspace(self) -> None:
+        """Free the activation memory kept between calls (the next call allocates it again, once)."""
+        self._model.free_workspace()
+
     def _arena_alloc_count(self) -> int:
         """Activation-arena allocations so far (steady-state passes add none)."""
         return self._model.arena_alloc_count()

@@ -214,6 +214,11 @@ class StableCascadeUNet:
         """The same result as calling the model with the inputs `cond` was prepared from."""
         return self._unet.forward_prepared(cond, _f32(sample), _f32(timestep_ratio))
 
+    def free_workspace(self) -> None:
+        """Free the activation memory kept between forwards (the next forward allocates it again,
+        once); the pipeline calls it when a stage ends."""
+        self._unet.free_workspace()
+
     @staticmethod
     def expected_keys(config: ConfigLike, naming: str = "diffusers") -> List[Tuple[str, Tuple[int, ...]]]:
         """Every tensor a checkpoint of `config` holds, (name, torch shape) in state_dict order, in

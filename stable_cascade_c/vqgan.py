@@ -115,6 +115,10 @@ class PaellaVQModel:
         merged = _merge_config(dict(config or {}), "config")
         return _C.paella_vq_expected_keys(merged, naming)
 
+    def free_workspace(self) -> None:
+        """Free the activation memory kept between decodes (the next decode allocates it again, once)."""
+        self._impl.free_workspace()
+
     def _arena_alloc_count(self) -> int:
         return self._impl.arena_alloc_count()
 

@@ -171,3 +171,24 @@ def test_byte_comparison(tmp_path):
         assert _same_bytes(str(a), str(b), chunk)
         assert not _same_bytes(str(a), str(c), chunk)
         assert not _same_bytes(str(a), str(d), chunk)
+
+
+def test_low_memory_holds_one_network_at_a_time():
+    import weakref
+    lean = sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu", low_memory=True)
+    alive = []
+
+    def watched(name, load):
+        def loader():
+            living = [n for n, ref in alive if ref() is not None]
+            assert not living, f"{name} loads while {living} are still alive"
+            net = load()
+            alive.append((name, weakref.ref(net)))
+            return net
+        return loader
+
+    for name, net in lean._nets.items():
+        net._loader = watched(name, net._loader)
+    lean(json.loads(str(REF["cfg_prior/params"])), progress=False)
+    assert [n for n, _ in alive] == ["text_encoder", "prior", "decoder_text_encoder", "decoder", "vqgan"]
+    assert all(ref() is None for _, ref in alive)

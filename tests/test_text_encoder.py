@@ -115,6 +115,17 @@ def test_no_arena_allocation_after_first_call():
     np.testing.assert_array_equal(again.hidden_states, first.hidden_states)
 
 
+def test_free_workspace_then_the_same_result():
+    ref = reference("tiny")
+    te = CLIPTextModelWithProjection.from_pretrained(os.path.join(DATA, "tiny"))
+    first = te(ref["input_ids"], attention_mask=ref["attention_mask"])
+    te.free_workspace()
+    count = te._arena_alloc_count()
+    again = te(ref["input_ids"], attention_mask=ref["attention_mask"])
+    assert te._arena_alloc_count() > count
+    np.testing.assert_array_equal(again.hidden_states, first.hidden_states)
+
+
 def read_keys_tsv():
     keys = []
     with open(KEYS_TSV) as f:

@@ -106,6 +106,19 @@ def test_arena_allocates_nothing_after_the_first_forward():
     assert unet.arena_alloc_count == count
 
 
+def test_free_workspace_then_the_same_result_and_one_new_plan():
+    unet = model("decoder_like")
+    args, _ = cases("decoder_like")[0]
+    first = unet(**args)
+    unet.free_workspace()
+    count = unet.arena_alloc_count
+    np.testing.assert_array_equal(unet(**args), first)
+    assert unet.arena_alloc_count > count  # planned and allocated again
+    count = unet.arena_alloc_count
+    np.testing.assert_array_equal(unet(**args), first)
+    assert unet.arena_alloc_count == count
+
+
 # ---- loading paths ----
 
 def test_sharded_equals_single_file():

@@ -93,6 +93,15 @@ def test_no_arena_allocation_after_first_decode_of_a_size(tiny):
     assert tiny._arena_alloc_count() == count
 
 
+def test_free_workspace_then_the_same_image(tiny):
+    latents = REF["latents_b2_5x7"]
+    first = tiny.decode(latents)
+    tiny.free_workspace()
+    assert tiny._impl.arena_bytes() == 0
+    np.testing.assert_array_equal(tiny.decode(latents), first)
+    assert tiny._impl.arena_bytes() > 0
+
+
 def test_config_and_scale_factor(tiny):
     assert tiny.config["embed_dim"] == 16 and tiny.config["bottleneck_blocks"] == 2
     assert tiny.scale_factor == pytest.approx(0.3764)

@@ -3,34 +3,37 @@
 One run measures, for each configuration and thread count, the same work through both
 implementations: one text-encoder forward (prompt + negative prompt), one Stage C step (CFG
 batch of 2), one Stage B step, one Stage A decode, the end-to-end generation (tokenizer to
-uint8 images), the load time, and the peak resident memory of each.
+uint8 images), the load time, and the peak resident memory of each. Our Pipeline's
+low_memory mode (each network loaded for its stage and freed after it) is run end to end once
+per size as well, for its time and peak memory.
 
 Configurations (random weights, built ONCE per configuration with the helpers of
 tools/make_ref_pipeline.py and saved as two Hub-layout folders, stable-cascade-prior and
-stable-cascade, which both sides then load as a user would):
+stable-cascade, which both sides then load as a user would; kept in --workdir between runs):
   mid   the lite widths with one layer per level (Stage C lite: 1536 channels; Stage B lite:
         320/576/1152/1152; CLIP bigG widths with 2 layers; Stage A with 2 of its 12 bottleneck
-        blocks) at 256x256 and 512x512, end to end included;
+        blocks) at 256x256 and 512x512, end to end with 2+2 steps;
   real  a real-shape layer stack: Stage C at 2048 channels and Stage B at 320/640/1280/1280, one
         layer per level (up repeat mappers as published), CLIP bigG widths with 4 of its 32
         layers, Stage A with 2 bottleneck blocks, at 1024x1024 (Stage C latent 24x24, Stage B
-        256x256), end to end with one step per stage.
+        256x256), end to end with 1+1 steps at the first thread count only.
 
-Each side runs in its own long-lived worker process (so torch's memory and ours never mix; peak
-memory is VmHWM from /proc/self/status, reset through /proc/self/clear_refs before each
-measurement, so a measurement's peak includes what the process holds at that moment: weights,
-and for us the activation arenas kept from earlier passes). The parent sends the two workers the
-same commands in turns, alternating which side goes first, and reports medians: other jobs on a
-shared machine then slow both sides alike. The first run of each measurement is a warm-up whose
-outputs are compared between the sides (relative error, or max pixel difference).
+Each side runs in its own long-lived worker process, so torch's memory and ours never mix.
+Peak memory is VmHWM from /proc/self/status, reset through /proc/self/clear_refs before each
+run: a run's peak includes what the process holds then (weights; for us also the activation
+arenas of earlier passes, for torch the weights it has touched: it maps them lazily). The peaks
+reported come from the first thread count, where each size runs after the smaller ones only.
+The parent sends both workers the same commands in turns, alternating which goes first, and
+reports medians, so that other jobs on a shared machine slow both sides alike. The first run of
+each measurement is a warm-up whose outputs are compared between the sides.
 
 Ratios: speed = torch time / our time (> 1: we are faster); memory = our peak / torch peak.
 
-    /work/refenv/bin/python tools/bench_cpu.py [--configs mid real] [--threads 1 2] [--reps 3]
-        [--workdir /tmp/sc_bench_cpu] [--json results.json]
+    /work/refenv/bin/python tools/bench_cpu.py [--configs mid real] [--threads 2 1]
+        [--reps N] [--workdir /tmp/sc_bench_cpu] [--json results.json]
 
 Needs the extension built in place (SC_CUDA=0 python3 setup.py build_ext --inplace) and a
-Python with torch, diffusers and transformers (the reference venv).
+Python with torch, diffusers and transformers (the reference venv). About 8 minutes on 2 cores.
 """
 import argparse
 import copy
@@ -68,14 +71,14 @@ CONFIGS = {
         decoder=dict(_DECODER_LITE, preset="decoder_lite", down_num_layers_per_block=[1, 1, 1, 1],
                      up_num_layers_per_block=[1, 1, 1, 1]),
         vqgan=dict(bottleneck_blocks=2),
-        sizes=[256, 512], steps=(2, 2)),
+        sizes=[256, 512], steps=(2, 2), reps=3, e2e_reps=2, e2e_all_threads=True),
     "real": dict(
         text_encoder=dict(_CLIP_BIGG, num_hidden_layers=4),
         prior=dict(_PRIOR, preset="prior", down_num_layers_per_block=[1, 1], up_num_layers_per_block=[1, 1]),
         decoder=dict(_DECODER, preset="decoder", down_num_layers_per_block=[1, 1, 1, 1],
                      up_num_layers_per_block=[1, 1, 1, 1]),
         vqgan=dict(bottleneck_blocks=2),
-        sizes=[1024], steps=(1, 1)),
+        sizes=[1024], steps=(1, 1), reps=2, e2e_reps=1, e2e_all_threads=False),
 }
 
 COMPONENTS = ("text_encoder", "stage_c", "stage_b", "stage_a", "e2e")
@@ -186,10 +189,10 @@ class TorchSide:
 class OursSide:
     """stable_cascade_c.Pipeline; each UNet step through forward_prepared, as the pipeline runs it."""
 
-    def __init__(self, prior_dir, decoder_dir, cfg, inputs):
+    def __init__(self, prior_dir, decoder_dir, cfg, inputs, low_memory=False):
         import stable_cascade_c as sc
         self.sc, self.cfg, self.inputs = sc, cfg, inputs
-        self.pipe = sc.Pipeline.from_pretrained(prior_dir, decoder_dir, device="cpu")
+        self.pipe = sc.Pipeline.from_pretrained(prior_dir, decoder_dir, device="cpu", low_memory=low_memory)
         self.tokens = self.pipe.tokenizer([PROMPT, NEGATIVE])
 
     def set_threads(self, n):
@@ -213,7 +216,7 @@ class OursSide:
             steps = self.cfg["steps"]
             return np.stack(p(prompt=PROMPT, negative_prompt=NEGATIVE, height=size, width=size,
                               prior_num_inference_steps=steps[0], prior_guidance_scale=4.0,
-                              num_inference_steps=steps[1], guidance_scale=0.0, seed=SEED))
+                              num_inference_steps=steps[1], guidance_scale=0.0, seed=SEED, progress=False))
         x = self._x
         if what == "stage_c":
             return p.prior.forward_prepared(self._cond, x["sample"], x["timestep_ratio"])
@@ -235,7 +238,10 @@ def worker_main(side, prior_dir, decoder_dir, config_name, inputs):
         if op == "load":
             _reset_peak()
             t0 = time.perf_counter()
-            impl = (TorchSide if side == "torch" else OursSide)(prior_dir, decoder_dir, cfg, inputs)
+            if side == "torch":
+                impl = TorchSide(prior_dir, decoder_dir, cfg, inputs)
+            else:
+                impl = OursSide(prior_dir, decoder_dir, cfg, inputs, low_memory=side == "ours_low_memory")
             result = dict(seconds=time.perf_counter() - t0, peak_kb=_status_kb("VmHWM"), rss_kb=_status_kb("VmRSS"))
         elif op == "threads":
             impl.set_threads(cmd["n"])
@@ -330,81 +336,116 @@ def compare(what, ours, ref):
 
 
 def bench_config(name, cfg, dirs, threads, reps, workdir, log):
-    measurements = [("text_encoder", 0)] + [(w, s) for s in cfg["sizes"] for w in COMPONENTS[1:]]
+    """Every measurement of one configuration; returns the raw results (times, peaks, checks)."""
+    reps = reps or cfg["reps"]
     inputs = os.path.join(workdir, f"inputs_{name}.npz")
+
+    def out_path(side, what, size):
+        return os.path.join(workdir, f"out_{side}_{what}_{size}.npy")
+
     write_inputs(cfg, inputs)
+    components = [("text_encoder", 0)] + [(w, s) for s in cfg["sizes"] for w in COMPONENTS[1:-1]]
+    res = {"reps": reps, "load": {}, "runs": {}, "peaks": {}, "checks": {}, "low_memory": {}}
     workers = [Worker(side, dirs, name, inputs) for side in ("torch", "ours")]
-    results = {"load": {}, "runs": {}, "checks": {}}
     try:
         for w in workers:
-            results["load"][w.side] = w.call(op="load")
-            log(f"[{name}] {w.side} loaded in {results['load'][w.side]['seconds']:.1f} s")
+            res["load"][w.side] = w.call(op="load")
+            log(f"[{name}] {w.side} loaded in {res['load'][w.side]['seconds']:.1f} s")
         for ti, nt in enumerate(threads):
             for w in workers:
                 w.call(op="threads", n=nt)
-            for what, size in measurements:
+            e2e = [("e2e", s) for s in cfg["sizes"]] if ti == 0 or cfg["e2e_all_threads"] else []
+            # sizes ascending, each size's components before its end-to-end run
+            for what, size in sorted(components + e2e, key=lambda m: (m[1], m[0] == "e2e")):
                 key = f"{what}/{size}/{nt}"
+                if ti == 0:  # warm-up (arena planning, lazy loads) with the peaks and the output check
+                    first = {w.side: w.call(op="run", what=what, size=size, save=out_path(w.side, what, size))
+                             for w in workers}
+                    res["peaks"][f"{what}/{size}"] = {side: r["peak_kb"] for side, r in first.items()}
+                    res["checks"][f"{what}/{size}"] = compare(
+                        what, np.load(out_path("ours", what, size)), np.load(out_path("torch", what, size)))
                 runs = {w.side: [] for w in workers}
-                if ti == 0:  # warm-up (arena planning, lazy inits) and the correctness check
-                    saved = {}
-                    for w in workers:
-                        saved[w.side] = os.path.join(workdir, f"out_{w.side}.npy")
-                        w.call(op="run", what=what, size=size, save=saved[w.side])
-                    results["checks"][f"{what}/{size}"] = compare(what, np.load(saved["ours"]), np.load(saved["torch"]))
-                for r in range(reps):
+                for r in range(cfg["e2e_reps"] if what == "e2e" else reps):
                     for w in (workers if r % 2 == 0 else workers[::-1]):
-                        runs[w.side].append(w.call(op="run", what=what, size=size))
-                results["runs"][key] = runs
-                med = {s: statistics.median(x["seconds"] for x in v) for s, v in runs.items()}
+                        runs[w.side].append(w.call(op="run", what=what, size=size)["seconds"])
+                res["runs"][key] = runs
+                med = {side: statistics.median(v) for side, v in runs.items()}
                 log(f"[{name}] {nt} thr {LABELS[what]:15s} {size or '':>5} torch {med['torch'] * 1e3:9.1f} ms  "
                     f"ours {med['ours'] * 1e3:9.1f} ms  x{med['torch'] / med['ours']:.2f}")
     finally:
         for w in workers:
             w.close()
-    return results
+    lean = Worker("ours_low_memory", dirs, name, inputs)  # alone, after the others have exited
+    try:
+        lean.call(op="load")
+        lean.call(op="threads", n=threads[0])
+        for size in cfg["sizes"]:
+            path = out_path("ours_low_memory", "e2e", size)
+            res["low_memory"][str(size)] = lean.call(op="run", what="e2e", size=size, save=path)
+            res["checks"][f"e2e low_memory/{size}"] = compare("e2e", np.load(path), np.load(out_path("torch", "e2e", size)))
+    finally:
+        lean.close()
+    return res
 
 
 def table(name, cfg, res, threads):
+    """The Markdown table of one configuration: times per thread count, then peaks and ratios."""
     mb = 1024.0
-    rows = [f"### {name}: " + describe(cfg), "",
-            "| measurement | size | threads | torch ms | ours ms | speed (torch/ours) | torch peak MB | ours peak MB "
-            "| memory (ours/torch) |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    med = {k: {side: statistics.median(v) for side, v in runs.items()} for k, runs in res["runs"].items()}
+    head = "| measurement | size |"
+    rule = "|---|---|"
+    for nt in threads:
+        head += f" torch ms ({nt}T) | ours ms ({nt}T) | speed ({nt}T) |"
+        rule += "---|---|---|"
+    head += " torch peak MB | ours peak MB | memory |"
+    rule += "---|---|---|"
+    rows = [f"### {name}: " + describe(cfg, res["reps"]), "", head, rule]
     load = res["load"]
-    rows.append(f"| load | | {threads[0]} | {load['torch']['seconds'] * 1e3:.0f} | {load['ours']['seconds'] * 1e3:.0f} "
-                f"| {load['torch']['seconds'] / load['ours']['seconds']:.2f} | {load['torch']['peak_kb'] / mb:.0f} "
-                f"| {load['ours']['peak_kb'] / mb:.0f} | {load['ours']['peak_kb'] / load['torch']['peak_kb']:.2f} |")
-    for key, runs in res["runs"].items():
-        what, size, nt = key.split("/")
-        t = {s: statistics.median(x["seconds"] for x in v) for s, v in runs.items()}
-        m = {s: max(x["peak_kb"] for x in v) for s, v in runs.items()}
-        rows.append(f"| {LABELS[what]} | {size if size != '0' else ''} | {nt} | {t['torch'] * 1e3:.1f} "
-                    f"| {t['ours'] * 1e3:.1f} | {t['torch'] / t['ours']:.2f} | {m['torch'] / mb:.0f} | {m['ours'] / mb:.0f} "
-                    f"| {m['ours'] / m['torch']:.2f} |")
+    row = "| load | |"
+    for i, _ in enumerate(threads):
+        row += (f" {load['torch']['seconds'] * 1e3:.0f} | {load['ours']['seconds'] * 1e3:.0f} | "
+                f"{load['torch']['seconds'] / load['ours']['seconds']:.2f} |" if i == 0 else " | | |")
+    rows.append(row + f" {load['torch']['peak_kb'] / mb:.0f} | {load['ours']['peak_kb'] / mb:.0f} | "
+                      f"{load['ours']['peak_kb'] / load['torch']['peak_kb']:.2f} |")
+    for key, peaks in res["peaks"].items():
+        what, size = key.split("/")
+        row = f"| {LABELS[what]} | {size if size != '0' else ''} |"
+        for nt in threads:
+            t = med.get(f"{key}/{nt}")
+            row += f" {t['torch'] * 1e3:.1f} | {t['ours'] * 1e3:.1f} | {t['torch'] / t['ours']:.2f} |" if t else " | | |"
+        rows.append(row + f" {peaks['torch'] / mb:.0f} | {peaks['ours'] / mb:.0f} | "
+                          f"{peaks['ours'] / peaks['torch']:.2f} |")
+    for size, r in res["low_memory"].items():
+        e2e = med.get(f"e2e/{size}/{threads[0]}")
+        row = f"| end to end, ours low_memory | {size} | {e2e['torch'] * 1e3:.1f} | {r['seconds'] * 1e3:.1f} | " \
+              f"{e2e['torch'] / r['seconds']:.2f} |" + " | | |" * (len(threads) - 1)
+        torch_peak = res["peaks"][f"e2e/{size}"]["torch"]
+        rows.append(row + f" {torch_peak / mb:.0f} | {r['peak_kb'] / mb:.0f} | {r['peak_kb'] / torch_peak:.2f} |")
     rows.append("")
-    rows.append("Output checks (ours vs torch, warm-up run): " +
+    rows.append("Output checks (ours vs torch, warm-up runs): " +
                 "; ".join(f"{k} {v}" for k, v in res["checks"].items()))
     return "\n".join(rows)
 
 
-def describe(cfg):
+def describe(cfg, reps):
     p, d, te = cfg["prior"], cfg["decoder"], cfg["text_encoder"]
     return (f"CLIP {te['hidden_size']} wide x {te['num_hidden_layers']} layers; Stage C {p['block_out_channels']} "
             f"layers {p['down_num_layers_per_block']}/{p['up_num_layers_per_block']}; Stage B "
             f"{d['block_out_channels']} layers {d['down_num_layers_per_block']}/{d['up_num_layers_per_block']} "
             f"repeats {d['up_blocks_repeat_mappers']}; Stage A {cfg['vqgan']['bottleneck_blocks']} bottleneck blocks; "
-            f"sizes {cfg['sizes']}; end to end with {cfg['steps'][0]}+{cfg['steps'][1]} steps, prior CFG 4, "
-            f"decoder CFG off")
+            f"end to end with {cfg['steps'][0]}+{cfg['steps'][1]} steps, prior CFG 4, decoder CFG off; medians of "
+            f"{reps} runs ({cfg['e2e_reps']} end to end)")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     ap.add_argument("--threads", type=int, nargs="+", default=[2, 1])
-    ap.add_argument("--reps", type=int, default=3, help="timed runs of each measurement per side and thread count")
+    ap.add_argument("--reps", type=int, help="timed runs of each component per side and thread count "
+                    "(default: 3 for mid, 2 for real)")
     ap.add_argument("--workdir", default="/tmp/sc_bench_cpu", help="weights (kept between runs) and scratch files")
     ap.add_argument("--json", help="also write every raw figure to this file")
-    ap.add_argument("--worker", choices=["torch", "ours"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=["torch", "ours", "ours_low_memory"], help=argparse.SUPPRESS)
     ap.add_argument("--dirs", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--inputs", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -415,7 +456,7 @@ def main():
         print(msg, file=sys.stderr, flush=True)
 
     os.makedirs(args.workdir, exist_ok=True)
-    t0 = time.perf_counter()
+    t0, load0 = time.perf_counter(), os.getloadavg()[0]
     everything = {}
     for name in args.configs:
         cfg = CONFIGS[name]
@@ -425,8 +466,9 @@ def main():
     import stable_cascade_c as sc
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor())
-    head = (f"{time.strftime('%Y-%m-%d')}, {cpu}, {os.cpu_count()} CPUs, {sc.build_info()['cpu_features']}; "
-            f"reps {args.reps}, medians; total {time.perf_counter() - t0:.0f} s")
+    head = (f"{time.strftime('%Y-%m-%d')}, {cpu}, {os.cpu_count()} CPUs ({sc.build_info()['cpu_features']}); "
+            f"load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
+            f"total {time.perf_counter() - t0:.0f} s")
     print(head)
     for name in args.configs:
         print()

@@ -52,19 +52,25 @@ class InferStableCascadeParam:
         """Ikomia's parsing (int()/float()/strtobool, 128-flooring of sizes) plus range checks."""
         native = {}
         for key, value in values.items():
-            if key in _INT_KEYS:
-                native[key] = int(value)
-            elif key in _FLOAT_KEYS:
-                native[key] = float(value)
-            elif key != "cuda":
-                native[key] = str(value)
+            try:
+                if key in _INT_KEYS:
+                    native[key] = int(value)
+                elif key in _FLOAT_KEYS:
+                    native[key] = float(value)
+                elif key != "cuda":
+                    native[key] = str(value)
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from None
         for key in ("width", "height"):
             floored = native[key] // 128 * 128
             if floored != native[key]:
                 print(f"Updating {key} to {floored} to be a multiple of 128")
                 native[key] = floored
         checked = parse_params(native)
-        cuda = strtobool(values["cuda"])
+        try:
+            cuda = strtobool(values["cuda"])
+        except ValueError as exc:
+            raise ValueError(f"cuda: {exc}") from None
         for key, value in vars(checked).items():
             setattr(self, key, value)
         self.cuda = cuda

@@ -16,10 +16,11 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from . import memory
 from ._progress import ProgressArg, make_progress
 from .devices import resolve_device
 from .generator import Generator
-from .params import GenerationParams, parse_params, resolve_seed
+from .params import GenerationParams, SizeError, parse_params, resolve_seed
 from .scheduler import DDPMWuerstchenScheduler
 from .text_encoder import CLIPTextModelWithProjection
 from .tokenizer import CLIPTokenizer
@@ -83,8 +84,14 @@ class Pipeline:
     infer_stable_cascade parameter dict or keywords; returns a list of ``uint8 (H, W, 3)`` RGB arrays.
 
     One pipeline object runs one generation at a time: a concurrent call from another thread
-    raises ``RuntimeError`` (use one pipeline per thread for parallel work).
+    raises ``RuntimeError`` (use one pipeline per thread for parallel work). Before generating,
+    the host memory the request needs is estimated from the model configs; a request that does
+    not fit in the available memory raises ``MemoryError`` before anything is allocated (set
+    ``check_memory = False`` to skip the check). See docs/reliability.md.
     """
+
+    #: Refuse requests whose estimated memory exceeds what the machine has available.
+    check_memory: bool = True
 
     def __init__(self, *, tokenizer: CLIPTokenizer, text_encoder: CLIPTextModelWithProjection,
                  prior: StableCascadeUNet, prior_scheduler: DDPMWuerstchenScheduler,
@@ -107,6 +114,8 @@ class Pipeline:
         self.latent_dim_scale = latent_dim_scale
         self.last_seed: Optional[int] = None
         self._busy = threading.Lock()
+        # What the stages' arenas hold after the largest request so far (they keep their size).
+        self._held: Optional[memory.MemoryEstimate] = None
 
     @classmethod
     def from_pretrained(cls, prior: str, decoder: str, device: str = "auto", lite: bool = False,
@@ -163,14 +172,63 @@ class Pipeline:
         Returns:
             ``num_images_per_prompt`` arrays of dtype uint8 and shape ``(height, width, 3)``, RGB.
         """
-        p = parse_params(params, **kwargs)
+        try:
+            p = parse_params(params, **kwargs)
+        except SizeError as exc:
+            if exc.params.width < 1 or exc.params.height < 1:
+                raise
+            raise SizeError(f"{exc}; {self._describe_request(exc.params)} would need "
+                            f"{self.memory_estimate(exc.params).describe()}", exc.params) from None
         if not self._busy.acquire(blocking=False):
             raise RuntimeError("this Pipeline is already generating in another thread; "
                                "use one Pipeline per thread")
         try:
-            return self._generate(p, make_progress(progress), _stages)
+            need = self.memory_estimate(p)
+            if self.check_memory:
+                self._check_memory(p, need)
+            try:
+                return self._generate(p, make_progress(progress), _stages)
+            finally:
+                self._held = need if self._held is None else memory.MemoryEstimate(
+                    *(max(a, b) for a, b in zip(need.stages().values(), self._held.stages().values())))
         finally:
             self._busy.release()
+
+    # -- memory --------------------------------------------------------------------------------
+
+    def memory_estimate(self, params: GenerationParams) -> memory.MemoryEstimate:
+        """Upper bound of the host memory a request allocates, per stage (stable_cascade_c.memory)."""
+        n = params.num_images_per_prompt
+        prior_batch = n * (2 if params.prior_guidance_scale > 1.0 else 1)
+        decoder_batch = n * (2 if params.guidance_scale > 1.0 else 1)
+        prior_hw = prior_latent_size(params.height, params.width, self.resolution_multiple)
+        decoder_hw = decoder_latent_size(prior_hw, self.latent_dim_scale)
+        tokens = self.tokenizer.model_max_length
+        prior_cfg, decoder_cfg = self.prior.config, self.decoder.config
+        # Conditioning tokens: the prior sees the text tokens plus clip_seq tokens each for the pooled
+        # text and the (zero) image embedding; the decoder only the pooled text's.
+        prior_tokens = tokens + 2 * prior_cfg["clip_seq"]
+        return memory.MemoryEstimate(
+            text_encoders=max(memory.text_encoder_bytes(self.text_encoder.config, 2, tokens),
+                              memory.text_encoder_bytes(self.decoder_text_encoder.config, 2, tokens)),
+            prior=memory.unet_bytes(prior_cfg, prior_batch, *prior_hw, clip_tokens=prior_tokens),
+            decoder=memory.unet_bytes(decoder_cfg, decoder_batch, *decoder_hw, clip_tokens=decoder_cfg["clip_seq"]),
+            stage_a=memory.vqgan_decode_bytes(self.vqgan.config, n, *decoder_hw),
+        )
+
+    @staticmethod
+    def _describe_request(p: GenerationParams) -> str:
+        images = "1 image" if p.num_images_per_prompt == 1 else f"{p.num_images_per_prompt} images"
+        return f"{images} of {p.width}x{p.height}"
+
+    def _check_memory(self, p: GenerationParams, need: memory.MemoryEstimate) -> None:
+        new = need.exceeding(self._held)
+        available = memory.available_memory()
+        if new > available:
+            raise MemoryError(
+                f"{self._describe_request(p)} needs {need.describe()}, {memory.format_bytes(new)} of it not yet "
+                f"allocated, but only {memory.format_bytes(available)} is available; use a smaller width/height "
+                f"or fewer images per prompt")
 
     def _encode(self, tokenizer: CLIPTokenizer, encoder: CLIPTextModelWithProjection, texts: List[str]):
         tokens = tokenizer(texts)

@@ -7,7 +7,7 @@ asan=$(gcc -print-file-name=libasan.so)
 ubsan=$(gcc -print-file-name=libubsan.so)
 status=0
 LD_PRELOAD="$asan:$ubsan" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    PYTHONPATH=. python -m pytest -q -p no:cacheprovider "$@" || status=$?
+    PYTHONPATH="$PWD" python -m pytest -q -p no:cacheprovider "$@" || status=$?
 # Leave a normal build behind so later runs are not slowed by the instrumented one.
 SC_CUDA=0 python setup.py build_ext --inplace -q --force
 exit $status

@@ -175,8 +175,8 @@ class Pipeline:
         try:
             p = parse_params(params, **kwargs)
         except SizeError as exc:
-            if exc.params.width < 1 or exc.params.height < 1:
-                raise
+            if not (1 <= exc.params.width <= 2**53 and 1 <= exc.params.height <= 2**53):
+                raise  # no meaningful memory figure for sizes like 0 or a 5000-digit number
             raise SizeError(f"{exc}; {self._describe_request(exc.params)} would need "
                             f"{self.memory_estimate(exc.params).describe()}", exc.params) from None
         if not self._busy.acquire(blocking=False):

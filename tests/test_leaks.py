@@ -17,6 +17,8 @@ import pytest
 import stable_cascade_c as sc
 from test_pipeline import DECODER, PRIOR, REF
 
+pytestmark = pytest.mark.rss
+
 CALLS = 20
 WARMUP = 3
 SLACK = 1 << 20

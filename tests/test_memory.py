@@ -40,6 +40,7 @@ def pipe():
     return sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu")
 
 
+@pytest.mark.rss
 @pytest.mark.parametrize("request_", [
     dict(width=1024, height=768),
     dict(width=512, height=640, num_images_per_prompt=3, prior_guidance_scale=4.0, guidance_scale=2.0),

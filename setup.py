@@ -8,6 +8,7 @@ Environment switches:
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from setuptools import Extension, setup
@@ -52,13 +53,14 @@ if PLAN.enabled and cu_sources:
     macros += [("SC_WITH_CUDA", "1"), ("SC_CUDA_ARCHS", '"%s"' % " ".join("sm_" + a for a in ARCHS))]
     include_dirs += PLAN.include_dirs
     library_dirs += PLAN.library_dirs
-    libraries += ["cudart_static", "rt", "dl", "pthread"]
+    libraries += ["cudart_static", "stdc++", "rt", "dl", "pthread"]  # the .cu objects are C++
     if PLAN.cublas_from_wheel:
         install_requires.append("nvidia-cublas>=13")
         # The wheel installs next to us in site-packages: find it relative to the extension.
         rpaths.append("$ORIGIN/../nvidia/%s/lib" % PLAN.wheel_subdir)
-    else:
-        rpaths += PLAN.library_dirs  # the toolkit's libcublasLt.so
+    # Where libcublasLt.so was found at build time: the toolkit, or the wheel for in-place builds
+    # (a temporary path in an isolated build, where the $ORIGIN entry above does the work).
+    rpaths += PLAN.library_dirs
 
 
 class BuildExt(build_ext):
@@ -87,17 +89,26 @@ class BuildExt(build_ext):
         for a in ARCHS:
             gencode += ["-gencode", "arch=compute_%s,code=sm_%s" % (a, a)]
         gencode += ["-gencode", "arch=compute_%s,code=compute_%s" % (ARCHS[-1], ARCHS[-1])]
+        # Any header the CUDA sources may include makes every object stale.
+        headers = [os.path.join(HERE, d, f) for d in ("cuda", "csrc") for f in os.listdir(os.path.join(HERE, d))
+                   if f.endswith((".h", ".cuh"))]
+        newest_header = max(os.path.getmtime(h) for h in headers)
+        jobs = []
         for src in cu_sources:
             obj = os.path.join(out_dir, os.path.basename(src) + ".o")
-            if not self.force and os.path.exists(obj) and os.path.getmtime(obj) >= os.path.getmtime(src):
-                ext.extra_objects.append(obj)
+            ext.extra_objects.append(obj)
+            if (not self.force and os.path.exists(obj)
+                    and os.path.getmtime(obj) >= max(os.path.getmtime(src), newest_header)):
                 continue
             cmd = [PLAN.nvcc, "-c", src, "-o", obj, "-O3", "-std=c++17", "--expt-relaxed-constexpr",
-                   "-Xcompiler", "-fPIC,-Wall", "-DSC_WITH_CUDA=1", "-I" + os.path.join(HERE, "csrc")]
+                   "-Xcompiler", "-fPIC,-Wall,-Wextra", "-DSC_WITH_CUDA=1", "-I" + os.path.join(HERE, "csrc")]
             cmd += ["-I" + d for d in PLAN.include_dirs] + gencode
-            print(" ".join(cmd))
-            subprocess.check_call(cmd)
-            ext.extra_objects.append(obj)
+            jobs.append(cmd)
+        # One nvcc per file, as many at once as there are cores (the files are independent).
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            for cmd in jobs:
+                print(" ".join(cmd))
+            list(pool.map(subprocess.check_call, jobs))
         ext.extra_link_args.append(self._cublaslt_lib())
 
 

@@ -9,21 +9,28 @@
  *         pack A[rows, K block] into mr-row micro-panels     (reused for every column)
  *         for each block of nc columns:
  *           pack B[columns, K block] into nr micro-panels    (the block stays in L2)
- *           for each A micro-panel (stays in L1), for each B micro-panel:
+ *           for each A micro-panel, for each B micro-panel:
  *             microkernel -> mr x nr tile in registers -> epilogue into C while it is hot
+ * Block sizes: kc is long (up to 2048 for AVX-512) because every extra K block is one more
+ * pass over C, and C's rows -- strided by a multiple of 4 KB on most network shapes --
+ * conflict in L1/L2, so those passes stall on loads. The B block (nc x kc) is half of the L2;
+ * the A micro-panel (mr x kc) streams from L2 next to it. The A block is bounded at 4 MB: it
+ * only decides how often B is packed again. See docs/cpu_gemm.md for the measurements.
+ *
  * The microkernel (scalar / AVX2+FMA / AVX-512) is picked once at run time: the best one the
  * CPU has, or the one named by SC_GEMM_KERNEL=scalar|avx2|avx512 (read at the first call),
  * or sc_cpu_gemm_set_kernel (tests).
  *
  * K blocks and the epilogue: the first K block adds the bias, later ones add into C. With an
  * activation the pre-activation sum is kept in C and the last block applies act and alpha;
- * when C's old value is needed as well (accumulate + act) K is not split at all.
+ * when C's old value is needed as well (accumulate + act) K is not split at all (the blocks
+ * of A and B shrink instead, so the buffers keep their size).
  *
  * Scratch policy: each thread keeps one grow-only, 64-byte aligned packing buffer (thread-
  * specific data, freed when the thread exits). Its size is bounded by the block sizes
- * ((mc + nc) * kc floats, about 2 MB for AVX-512), so after the first call of the largest
- * shape a thread never allocates again. Calls from several threads at once are safe: every
- * OpenMP worker has its own buffer. */
+ * ((mc + nc) * kc floats: at most 4 MB + L2/2), so after the first call of the largest shape
+ * a thread never allocates again. Calls from several threads at once are safe: every OpenMP
+ * worker has its own buffer. */
 #include "cpu_gemm_impl.h"
 #include "cpu_kernels.h"
 
@@ -33,8 +40,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SC_GEMM_MAX_TILE (16 * 32) /* largest mr * nr of any microkernel */
+/* A packed A block lives in L3 (its micro-panels are streamed one at a time): its size only
+ * decides how often B is packed again, so it is large but bounded (per thread). */
+#define SC_GEMM_A_BLOCK_BYTES ((int64_t)4 << 20)
 /* Multiply-adds a thread must get before waking another one pays off. */
 #define SC_GEMM_MIN_WORK_PER_THREAD ((int64_t)1 << 20)
 
@@ -58,10 +69,10 @@ static _Atomic(const sc_gemm_impl *) g_impl;
 
 static const sc_gemm_impl *best_impl(void)
 {
-    for (size_t i = 0; i < N_IMPLS; i++)
-        if (g_impls[i]->available())
-            return g_impls[i];
-    return &sc_gemm_impl_scalar;
+    size_t i = 0;
+    while (!g_impls[i]->available()) /* the last one, scalar, always is */
+        i++;
+    return g_impls[i];
 }
 
 static const sc_gemm_impl *find_impl(const char *name)
@@ -190,6 +201,21 @@ static sc_gemm_store store_for_block(const float *bias, sc_epilogue ep, int firs
 
 /* ---- the blocked loop over one thread's rectangle ---- */
 
+/* Bytes of a packed B block: half of L2, so that it stays there while every A micro-panel of
+ * the A block streams past it (sysconf reports the per-core L2; 1 MB when it does not know). */
+static int64_t b_block_bytes(void)
+{
+    static atomic_llong cached;
+    int64_t bytes = atomic_load(&cached);
+    if (bytes)
+        return bytes;
+    long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    bytes = l2 > 0 ? (int64_t)l2 / 2 : (int64_t)512 << 10;
+    bytes = min64(max64(bytes, (int64_t)128 << 10), (int64_t)4 << 20);
+    atomic_store(&cached, bytes);
+    return bytes;
+}
+
 typedef struct {
     const sc_gemm_impl *impl;
     int64_t K;
@@ -197,17 +223,24 @@ typedef struct {
     int64_t lda, ldb, ldc;
     float *C;
     sc_epilogue ep;
-    int64_t kc, mc, nc; /* block sizes for this call (kc: the longest K block) */
+    int64_t kc;           /* the longest K block */
     int64_t k_blocks;
+    int64_t mc_max, nc_max; /* rows of A / columns of B packed at once */
 } gemm_job;
+
+/* n split into equal blocks of at most `most`, each rounded up to a multiple of `unit`. */
+static int64_t balanced_block(int64_t n, int64_t most, int64_t unit)
+{
+    return round_up(ceil_div(n, ceil_div(n, most)), unit);
+}
 
 /* C[m0:m1, n0:n1]; returns 0, or -1 when the packing buffer cannot be allocated. */
 static int gemm_rect(const gemm_job *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
     const sc_gemm_impl *im = g->impl;
     const int mr = im->mr, nr = im->nr;
-    int64_t mc = min64(g->mc, round_up(m1 - m0, mr));
-    int64_t nc = min64(g->nc, round_up(n1 - n0, nr));
+    int64_t mc = balanced_block(m1 - m0, g->mc_max, mr);
+    int64_t nc = balanced_block(n1 - n0, g->nc_max, nr);
     /* B panels first: their size is a multiple of 16 floats, which keeps both 64-byte aligned. */
     int64_t b_floats = round_up(nc * g->kc, 16);
     float *bp = thread_scratch((size_t)(b_floats + mc * g->kc));
@@ -221,7 +254,7 @@ static int gemm_rect(const gemm_job *g, int64_t m0, int64_t m1, int64_t n0, int6
         for (int64_t p = 0; p < g->k_blocks; p++) {
             int64_t k0 = p * g->kc, kb = min64(g->kc, g->K - k0);
             sc_gemm_store st = store_for_block(g->bias, g->ep, p == 0, p == g->k_blocks - 1);
-            sc_gemm_pack_panels(g->A + i0 * g->lda + k0, g->lda, ib, kb, mr, ap);
+            im->pack_a(g->A + i0 * g->lda + k0, g->lda, ib, kb, mr, ap);
             for (int64_t j0 = n0; j0 < n1; j0 += nc) {
                 int64_t jb = min64(nc, n1 - j0);
                 im->pack_b(g->B + j0 * g->ldb + k0, g->ldb, jb, kb, nr, bp);
@@ -308,13 +341,14 @@ sc_status sc_cpu_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_
     int64_t kc_max = ep.act != SC_ACT_NONE && ep.accumulate ? max64(K, 1) : im->kc;
     g.k_blocks = max64(1, ceil_div(K, kc_max));
     g.kc = ceil_div(K, g.k_blocks);
-    /* A longer K block than the microkernel's own keeps the buffers at their usual size. */
-    int64_t scale = max64(1, ceil_div(g.kc, im->kc));
-    g.mc = max64(im->mr, im->mc / scale / im->mr * im->mr);
-    g.nc = max64(im->nr, im->nc / scale / im->nr * im->nr);
+    int64_t kc_bytes = max64(g.kc, 1) * (int64_t)sizeof(float);
+    g.mc_max = max64(im->mr, SC_GEMM_A_BLOCK_BYTES / kc_bytes / im->mr * im->mr);
+    g.nc_max = max64(im->nr, b_block_bytes() / kc_bytes / im->nr * im->nr);
 
-    int64_t work = M * N * max64(K, 1);
-    int nt = (int)min64(sc_cpu_threads(), max64(1, work / SC_GEMM_MIN_WORK_PER_THREAD));
+    double work = (double)M * (double)N * (double)max64(K, 1); /* no int64 overflow on absurd sizes */
+    int nt = sc_cpu_threads();
+    if (work < (double)nt * (double)SC_GEMM_MIN_WORK_PER_THREAD)
+        nt = (int)max64(1, (int64_t)(work / (double)SC_GEMM_MIN_WORK_PER_THREAD));
     int failed = 0;
     if (nt == 1) {
         failed = gemm_rect(&g, 0, M, 0, N) != 0;
@@ -331,6 +365,6 @@ sc_status sc_cpu_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_
     }
     if (failed)
         return sc_set_error(SC_ERR_NOMEM, "gemm: out of memory for the packing buffers (%lld floats per thread)",
-                            (long long)((g.mc + g.nc) * g.kc));
+                            (long long)((g.mc_max + g.nc_max) * g.kc));
     return SC_OK;
 }

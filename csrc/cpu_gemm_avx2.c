@@ -1,23 +1,22 @@
 /* AVX2+FMA GEMM microkernel: a 6 x 16 tile in 12 ymm accumulators (two B vectors and one
- * broadcast A value per step leave the 16 registers just enough room). Compiled under a
- * target pragma so the rest of the build keeps the baseline ISA. */
+ * broadcast A value per step leave the 16 registers just enough room). Compiled with
+ * target attributes so the rest of the build keeps the baseline ISA. */
 #include "cpu_gemm_impl.h"
 #include "cpu_kernels.h"
 
 #if defined(SC_GEMM_HAVE_X86)
 #include <immintrin.h>
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#pragma GCC optimize("fp-contract=fast") /* FMA for the vector math of the epilogue */
 #define SC_VW 8
+#define SC_VTARGET __attribute__((target("avx2,fma")))
+#define SC_VFMA(a, b, c) ((sc_vf)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
 #include "cpu_gemm_vstore.h"
 
 #define MR 6
 #define NR 16
 
 /* r[i] = row i of an 8 x 8 block -> r[j] = column j */
-static inline void transpose8x8(__m256 r[8])
+static inline SC_VTARGET void transpose8x8(__m256 r[8])
 {
     __m256 t[8], s[8];
     for (int i = 0; i < 8; i += 2) {
@@ -36,33 +35,37 @@ static inline void transpose8x8(__m256 r[8])
     }
 }
 
-void sc_gemm_pack_panels_avx2(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst)
+SC_VTARGET void sc_gemm_pack_panels_avx2(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst)
 {
     const int64_t k8 = kc / 8 * 8;
     for (int64_t p0 = 0; p0 < rows; p0 += w, dst += w * kc) {
-        if (rows - p0 < w) { /* the zero-padded last panel */
-            sc_gemm_pack_panels(src + p0 * ld, ld, rows - p0, kc, w, dst);
-            continue;
-        }
+        /* groups of up to 8 rows: load them (zeros past `rows`), transpose 8 x 8 blocks, store
+         * the group's h floats of each k (masked when h < 8) */
         for (int c0 = 0; c0 < w; c0 += 8) {
+            const int h = w - c0 < 8 ? w - c0 : 8;
+            const int64_t valid = rows - p0 - c0 < h ? rows - p0 - c0 : h; /* may be <= 0 */
             const float *s = src + (p0 + c0) * ld;
+            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(h), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
             for (int64_t k = 0; k < k8; k += 8) {
                 __m256 r[8];
                 for (int i = 0; i < 8; i++)
-                    r[i] = _mm256_loadu_ps(s + i * ld + k);
+                    r[i] = i < valid ? _mm256_loadu_ps(s + i * ld + k) : _mm256_setzero_ps();
                 transpose8x8(r);
-                for (int j = 0; j < 8; j++)
-                    _mm256_storeu_ps(dst + (k + j) * w + c0, r[j]);
+                for (int j = 0; j < 8; j++) {
+                    if (h == 8)
+                        _mm256_storeu_ps(dst + (k + j) * w + c0, r[j]);
+                    else
+                        _mm256_maskstore_ps(dst + (k + j) * w + c0, mask, r[j]);
+                }
             }
             for (int64_t k = k8; k < kc; k++)
-                for (int i = 0; i < 8; i++)
-                    dst[k * w + c0 + i] = s[i * ld + k];
+                for (int i = 0; i < h; i++)
+                    dst[k * w + c0 + i] = i < valid ? s[i * ld + k] : 0.0f;
         }
     }
 }
 
-static void kernel_avx2(int64_t kc, const float *ap, const float *bp,
-                                                             float *tile)
+static SC_VTARGET void kernel_avx2(int64_t kc, const float *ap, const float *bp, float *tile)
 {
     __m256 acc[MR][2];
 #pragma GCC unroll 6
@@ -85,10 +88,12 @@ static void kernel_avx2(int64_t kc, const float *ap, const float *bp,
     }
 }
 
-#pragma GCC pop_options
-
 const sc_gemm_impl sc_gemm_impl_avx2 = {
-    .name = "avx2", .mr = MR, .nr = NR, .kc = 384, .mc = 768, .nc = 1024,
-    .available = sc_cpu_has_avx2_fma, .pack_b = sc_gemm_pack_panels_avx2, .kernel = kernel_avx2, .store = sc_gemm_vstore,
+    .name = "avx2", .mr = MR, .nr = NR, .kc = 1024,
+    .available = sc_cpu_has_avx2_fma,
+    .pack_a = sc_gemm_pack_panels_avx2,
+    .pack_b = sc_gemm_pack_panels_avx2,
+    .kernel = kernel_avx2,
+    .store = sc_gemm_vstore,
 };
 #endif

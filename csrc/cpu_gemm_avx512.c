@@ -1,23 +1,21 @@
 /* AVX-512 GEMM microkernel: a 14 x 32 tile in 28 zmm accumulators; each k step loads two B
- * vectors and broadcasts 14 A values (31 of the 32 registers live). Compiled under a target
- * pragma so the rest of the build keeps the baseline ISA. */
+ * vectors and broadcasts 14 A values (31 of the 32 registers live). Compiled with target
+ * attributes so the rest of the build keeps the baseline ISA. */
 #include "cpu_gemm_impl.h"
 #include "cpu_kernels.h"
 
 #if defined(SC_GEMM_HAVE_X86)
 #include <immintrin.h>
 
-#pragma GCC push_options
-#pragma GCC target("avx512f")
-#pragma GCC optimize("fp-contract=fast") /* FMA for the vector math of the epilogue */
 #define SC_VW 16
+#define SC_VTARGET __attribute__((target("avx512f")))
+#define SC_VFMA(a, b, c) ((sc_vf)_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(c)))
 #include "cpu_gemm_vstore.h"
 
 #define MR 14
 #define NR 32
 
-static void kernel_avx512(int64_t kc, const float *ap, const float *bp,
-                                                              float *tile)
+static SC_VTARGET void kernel_avx512(int64_t kc, const float *ap, const float *bp, float *tile)
 {
     __m512 acc[MR][2];
 #pragma GCC unroll 14
@@ -40,10 +38,15 @@ static void kernel_avx512(int64_t kc, const float *ap, const float *bp,
     }
 }
 
-#pragma GCC pop_options
+/* the packing is the AVX2 one (every AVX-512 CPU has AVX2, but say so) */
+static int avx512_available(void) { return sc_cpu_has_avx512f() && sc_cpu_has_avx2_fma(); }
 
 const sc_gemm_impl sc_gemm_impl_avx512 = {
-    .name = "avx512", .mr = MR, .nr = NR, .kc = 384, .mc = 1008, .nc = 512,
-    .available = sc_cpu_has_avx512f, .pack_b = sc_gemm_pack_panels_avx2, .kernel = kernel_avx512, .store = sc_gemm_vstore,
+    .name = "avx512", .mr = MR, .nr = NR, .kc = 2048,
+    .available = avx512_available,
+    .pack_a = sc_gemm_pack_panels_avx2,
+    .pack_b = sc_gemm_pack_panels_avx2,
+    .kernel = kernel_avx512,
+    .store = sc_gemm_vstore,
 };
 #endif

@@ -25,11 +25,11 @@ typedef struct {
 typedef struct {
     const char *name;
     int mr, nr; /* register tile */
-    int kc;     /* depth of one packed block: an A micro-panel (mr x kc) stays in L1 */
-    int mc;     /* rows of A packed at once (multiple of mr) */
-    int nc;     /* columns of C per packed B block (multiple of nr): the block stays in L2 */
+    int kc;     /* longest K block (fewer blocks = fewer passes over C; the driver sizes the
+                 * packed blocks of A and B from it and the cache sizes) */
     int (*available)(void);
-    /* rows x kc of src (row stride ld) -> ceil(rows / w) micro-panels of w rows (the B side) */
+    /* rows x kc of src (row stride ld) -> ceil(rows / w) micro-panels of w rows, zero-padded */
+    void (*pack_a)(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst);
     void (*pack_b)(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst);
     void (*kernel)(int64_t kc, const float *ap, const float *bp, float *tile);
     /* the valid mr x nr corner of `tile` (row stride ld_tile, a multiple of the vector width)
@@ -37,7 +37,7 @@ typedef struct {
     void (*store)(const float *tile, int ld_tile, int mr, int nr, float *c, int64_t ldc, const sc_gemm_store *st);
 } sc_gemm_impl;
 
-/* Portable packing into micro-panels (any w), for A always and for B of the scalar kernel. */
+/* Portable packing into micro-panels (any w), for the scalar kernel. */
 void sc_gemm_pack_panels(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst);
 
 extern const sc_gemm_impl sc_gemm_impl_scalar;
@@ -45,7 +45,7 @@ extern const sc_gemm_impl sc_gemm_impl_scalar;
 #define SC_GEMM_HAVE_X86 1
 extern const sc_gemm_impl sc_gemm_impl_avx2;
 extern const sc_gemm_impl sc_gemm_impl_avx512;
-/* Packing with 8 x 8 AVX transposes, for w a multiple of 8 (AVX2 and AVX-512 B panels). */
+/* Packing with 8 x 8 AVX transposes (any w; AVX2 and AVX-512 kernels). */
 void sc_gemm_pack_panels_avx2(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst);
 #endif
 

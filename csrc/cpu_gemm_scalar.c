@@ -54,6 +54,10 @@ static void store_scalar(const float *tile, int ld_tile, int mr, int nr, float *
 }
 
 const sc_gemm_impl sc_gemm_impl_scalar = {
-    .name = "scalar", .mr = MR, .nr = NR, .kc = 256, .mc = 256, .nc = 512,
-    .available = scalar_available, .pack_b = sc_gemm_pack_panels, .kernel = kernel_scalar, .store = store_scalar,
+    .name = "scalar", .mr = MR, .nr = NR, .kc = 512,
+    .available = scalar_available,
+    .pack_a = sc_gemm_pack_panels,
+    .pack_b = sc_gemm_pack_panels,
+    .kernel = kernel_scalar,
+    .store = store_scalar,
 };

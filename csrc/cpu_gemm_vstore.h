@@ -1,5 +1,5 @@
 /* The GEMM tile epilogue (sc_gemm_store semantics) on vectors of SC_VW floats, for the AVX2 and
- * AVX-512 microkernel files: they define SC_VW and include this under their target ISA. */
+ * AVX-512 microkernel files: they define SC_VW, SC_VTARGET and SC_VFMA (see cpu_vmath.h). */
 #ifndef SC_CPU_GEMM_VSTORE_H
 #define SC_CPU_GEMM_VSTORE_H
 
@@ -9,7 +9,7 @@
 #include "cpu_vmath.h"
 
 /* n < SC_VW floats; lanes past n read as 0 / are not written */
-static inline sc_vf sc_vload_part(const float *p, int n)
+static inline SC_VTARGET sc_vf sc_vload_part(const float *p, int n)
 {
     sc_vf v = {0};
     for (int i = 0; i < n; i++)
@@ -17,13 +17,13 @@ static inline sc_vf sc_vload_part(const float *p, int n)
     return v;
 }
 
-static inline void sc_vstore_part(float *p, sc_vf v, int n)
+static inline SC_VTARGET void sc_vstore_part(float *p, sc_vf v, int n)
 {
     for (int i = 0; i < n; i++)
         p[i] = v[i];
 }
 
-static inline sc_vf sc_vstore_apply(sc_vf v, const sc_gemm_store *st)
+static inline SC_VTARGET sc_vf sc_vstore_apply(sc_vf v, const sc_gemm_store *st)
 {
     if (st->act == SC_ACT_GELU)
         v = sc_vgelu(v);
@@ -34,7 +34,7 @@ static inline sc_vf sc_vstore_apply(sc_vf v, const sc_gemm_store *st)
     return v * st->alpha;
 }
 
-static void sc_gemm_vstore(const float *tile, int ld_tile, int mr, int nr, float *C, int64_t ldc,
+static SC_VTARGET void sc_gemm_vstore(const float *tile, int ld_tile, int mr, int nr, float *C, int64_t ldc,
                            const sc_gemm_store *st)
 {
     const int full = nr / SC_VW * SC_VW;

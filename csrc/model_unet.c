@@ -408,7 +408,9 @@ static sc_status timestep_input(const unet_ctx *ctx, int c_r, int64_t B, const f
         return sc_set_error(SC_ERR_NOMEM, "out of host memory for the timestep embedding");
     for (int64_t b = 0; b < B; b++)
         unet_timestep_embedding(ratio[b], c_r, host + b * c_r);
-    sc_status s = sc_memcpy(ctx->be->device, t_emb->data, SC_CPU, host, (size_t)(B * c_r) * sizeof *host);
+    /* float32 on the host -> the backend's dtype on its device */
+    const sc_tensor src = sc_tensor_desc(SC_CPU, SC_F32, host, 2, t_emb->shape);
+    sc_status s = sc_tensor_copy(t_emb, &src);
     free(host);
     return s;
 }

@@ -83,7 +83,8 @@ sc_status unet_timestep_precompute(const unet_ctx *ctx, unet_timestep_block *tb,
     /* the conditionings are never given, so each is embedded from zeros_like(r) */
     unet_timestep_embedding(0.0f, c_r, emb0);
     CHECK(unet_tmp(ctx, 2, (int64_t[]){1, c_r}, &e));
-    CHECK(sc_memcpy(be->device, e.data, SC_CPU, emb0, (size_t)c_r * sizeof *emb0));
+    const sc_tensor emb0_host = sc_tensor_desc(SC_CPU, SC_F32, emb0, 2, e.shape);
+    CHECK(sc_tensor_copy(&e, &emb0_host)); /* converted to the backend's dtype */
     for (int n = 0; n < n_conds; n++) {
         const int64_t c = tb->cond_wa[n]->shape[0];
         sc_tensor **halves[2] = {&tb->extra_a[n], &tb->extra_b[n]};

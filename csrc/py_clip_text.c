@@ -1,4 +1,4 @@
-/* Binding of the CLIP text encoder: _C.ClipTextModel(folder, variant, config) with
+/* Binding of the CLIP text encoder: _C.ClipTextModel(folder, variant, config, device="cpu") with
  * forward(input_ids, attention_mask) -> (hidden_states, last_hidden_state, text_embeds), and
  * _C.clip_text_expected_keys(config). `config` is a dict with the config.json field names
  * (defaults already applied by stable_cascade_c/text_encoder.py). */
@@ -95,7 +95,8 @@ static PyObject *py_expected_keys(PyObject *self, PyObject *config)
 typedef struct {
     PyObject_HEAD
     sc_clip_text *model;
-    int busy; /* a forward pass is running with the GIL released */
+    sc_backend *be; /* where the model's weights live and it computes */
+    int busy;       /* a forward pass is running with the GIL released */
 } ClipTextObject;
 
 static void clip_text_dealloc(ClipTextObject *self)
@@ -106,10 +107,10 @@ static void clip_text_dealloc(ClipTextObject *self)
 
 static int clip_text_init(ClipTextObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"folder", "variant", "config", NULL};
-    const char *folder, *variant;
+    static char *kwlist[] = {"folder", "variant", "config", "device", NULL};
+    const char *folder, *variant, *device = "cpu";
     PyObject *config;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "szO", kwlist, &folder, &variant, &config))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "szO|s", kwlist, &folder, &variant, &config, &device))
         return -1;
     if (self->model) {
         PyErr_SetString(PyExc_RuntimeError, "ClipTextModel is already initialized");
@@ -118,19 +119,34 @@ static int clip_text_init(ClipTextObject *self, PyObject *args, PyObject *kwargs
     sc_clip_text_config c;
     if (config_from_dict(config, &c) < 0)
         return -1;
+    sc_backend *be = sc_py_backend(device);
+    if (!be)
+        return -1;
     sc_status s;
     Py_BEGIN_ALLOW_THREADS
     sc_weights *w = NULL;
     s = sc_weights_open_dir(folder, "model", variant, &w);
     if (s == SC_OK)
-        s = sc_clip_text_load(&c, w, sc_cpu_backend(), &self->model);
+        s = sc_clip_text_load(&c, w, be, &self->model);
     sc_weights_close(w);
     Py_END_ALLOW_THREADS
     if (s != SC_OK) {
         sc_py_raise(s);
         return -1;
     }
+    self->be = be;
     return 0;
+}
+
+typedef struct {
+    sc_clip_text *model;
+    const sc_tensor *ids, *mask;
+} forward_args;
+
+static sc_status forward_into(void *ctx, sc_tensor **outs)
+{
+    const forward_args *a = ctx;
+    return sc_clip_text_forward(a->model, a->ids, a->mask, outs[0], outs[1], outs[2]);
 }
 
 /* Run the model on converted inputs; returns the (hidden_states, last_hidden_state, text_embeds) tuple. */
@@ -149,9 +165,10 @@ static PyObject *run_forward(ClipTextObject *self, sc_tensor *ids, sc_tensor *ma
     if (s == SC_OK)
         s = sc_tensor_empty(SC_CPU, SC_F32, 2, emb, &out[2]);
     if (s == SC_OK) {
+        forward_args fa = {self->model, ids, mask};
         self->busy = 1;
         Py_BEGIN_ALLOW_THREADS
-        s = sc_clip_text_forward(self->model, ids, mask, out[0], out[1], out[2]);
+        s = sc_py_run_to_host(self->be, out, 3, NULL, forward_into, &fa);
         Py_END_ALLOW_THREADS
         self->busy = 0;
     }
@@ -222,7 +239,8 @@ static PyTypeObject ClipTextType = {
     .tp_name = "stable_cascade_c._C.ClipTextModel",
     .tp_basicsize = sizeof(ClipTextObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "ClipTextModel(folder, variant, config): CLIP text encoder weights loaded on the CPU backend.",
+    .tp_doc = "ClipTextModel(folder, variant, config, device='cpu'): CLIP text encoder weights loaded on the "
+              "backend of device ('cpu' or 'cuda'); forward returns float32 arrays either way.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)clip_text_init,
     .tp_dealloc = (destructor)clip_text_dealloc,

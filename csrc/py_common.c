@@ -1,5 +1,9 @@
 #include "py_common.h"
 
+#include <string.h>
+
+#include "sc_cuda_backend.h"
+
 PyObject *sc_py_raise(sc_status s)
 {
     PyObject *type;
@@ -19,6 +23,48 @@ PyObject *sc_py_raise(sc_status s)
     return NULL;
 }
 
+sc_backend *sc_py_backend(const char *device)
+{
+    sc_device dev;
+    if (!strcmp(device, "cpu"))
+        dev = SC_CPU;
+    else if (!strcmp(device, "cuda"))
+        dev = SC_CUDA;
+    else {
+        PyErr_Format(PyExc_ValueError, "device must be 'cpu' or 'cuda', got '%s'", device);
+        return NULL;
+    }
+    sc_backend *be = NULL;
+    sc_status s = sc_backend_for_device(dev, &be);
+    if (s != SC_OK) {
+        sc_py_raise(s);
+        return NULL;
+    }
+    return be;
+}
+
+#define SC_MAX_RUN_OUTPUTS 8
+
+sc_status sc_py_run_to_host(const sc_backend *be, sc_tensor **host_outs, int n, sc_tensor **caches,
+                            sc_status (*forward)(void *ctx, sc_tensor **outs), void *ctx)
+{
+    if (n < 0 || n > SC_MAX_RUN_OUTPUTS)
+        return sc_set_error(SC_ERR_VALUE, "a forward pass may return at most %d outputs", SC_MAX_RUN_OUTPUTS);
+    sc_tensor *outs[SC_MAX_RUN_OUTPUTS] = {NULL};
+    sc_status s = SC_OK;
+    for (int i = 0; i < n && s == SC_OK; i++)
+        s = caches ? sc_tensor_for_backend_cached(be, host_outs[i], 0, &caches[i], &outs[i])
+                   : sc_tensor_for_backend(be, host_outs[i], 0, &outs[i]);
+    if (s == SC_OK)
+        s = forward(ctx, outs);
+    for (int i = 0; i < n && s == SC_OK; i++)
+        if (outs[i] != host_outs[i])
+            s = sc_tensor_copy(host_outs[i], outs[i]);
+    for (int i = 0; i < n; i++)
+        sc_tensor_release(outs[i]);
+    return s;
+}
+
 int sc_py_npy_type(sc_dtype dt)
 {
     switch (dt) {
@@ -29,6 +75,20 @@ int sc_py_npy_type(sc_dtype dt)
     case SC_U8: return NPY_UINT8;
     default: return -1;
     }
+}
+
+PyObject *sc_py_shape_tuple(int ndim, const int64_t *shape)
+{
+    PyObject *t = PyTuple_New(ndim);
+    for (int d = 0; t && d < ndim; d++) {
+        PyObject *dim = PyLong_FromLongLong((long long)shape[d]);
+        if (!dim) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, d, dim);
+    }
+    return t;
 }
 
 static void decref_array(void *ctx)

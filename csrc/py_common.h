@@ -13,6 +13,7 @@
 #endif
 #include <numpy/arrayobject.h>
 
+#include "sc_ops.h"
 #include "sc_status.h"
 #include "sc_tensor.h"
 
@@ -26,6 +27,20 @@ sc_tensor *sc_py_tensor_from_array(PyObject *obj, sc_dtype dt, const char *what)
 
 /* A NumPy array sharing the memory of CPU tensor `t` (zero-copy; the array holds a reference). */
 PyObject *sc_py_array_from_tensor(sc_tensor *t);
+
+/* The backend computing on `device` ("cpu" or "cuda"): NULL with ValueError for another name,
+ * RuntimeError when CUDA is unavailable in this build or on this machine. */
+sc_backend *sc_py_backend(const char *device);
+
+/* Runs `forward(ctx, outs)` on backend `be` and leaves the results in the host tensors
+ * host_outs[0..n): on a device backend the outputs are computed into device twins in be's dtype
+ * and copied back (converted) afterwards. `caches` (NULL, or n slots owned by the caller, see
+ * sc_tensor_for_backend_cached) keeps the twins for the next call. Call without the GIL. */
+sc_status sc_py_run_to_host(const sc_backend *be, sc_tensor **host_outs, int n, sc_tensor **caches,
+                            sc_status (*forward)(void *ctx, sc_tensor **outs), void *ctx);
+
+/* A tuple of Python ints for a shape; NULL + exception on failure. */
+PyObject *sc_py_shape_tuple(int ndim, const int64_t *shape);
 
 /* A NumPy dtype number for an sc dtype (bfloat16 has none: returns -1). */
 int sc_py_npy_type(sc_dtype dt);
@@ -42,5 +57,6 @@ int sc_py_init_gemm(PyObject *m);
 int sc_py_init_clip_text(PyObject *m);
 int sc_py_init_paella_vq(PyObject *m);
 int sc_py_init_unet(PyObject *m);
+int sc_py_init_cuda(PyObject *m);
 
 #endif

@@ -89,7 +89,8 @@ static int check_out(PyObject *obj, npy_intp M, npy_intp N, PyArrayObject *a, Py
     npy_intp s0 = PyArray_STRIDE(out, 0), s1 = PyArray_STRIDE(out, 1);
     if (!PyArray_ISWRITEABLE(out) || !PyArray_ISALIGNED(out) || (N > 1 && s1 != (npy_intp)sizeof(float)) ||
         (M > 1 && (s0 % (npy_intp)sizeof(float) != 0 || s0 / (npy_intp)sizeof(float) < N))) {
-        PyErr_SetString(PyExc_ValueError, "out must be writeable and aligned, with contiguous rows that do not overlap");
+        PyErr_SetString(PyExc_ValueError,
+                        "out must be writeable and aligned, with contiguous rows that do not overlap");
         return -1;
     }
     if (overlaps(out, a) || overlaps(out, b) || overlaps(out, bias)) {
@@ -103,14 +104,21 @@ static int check_out(PyObject *obj, npy_intp M, npy_intp N, PyArrayObject *a, Py
 static PyObject *py_gemm_nt(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     (void)self;
-    static char *kwlist[] = {"A", "B", "bias", "act", "alpha", "out", NULL};
-    PyObject *a_obj, *b_obj, *bias_obj = Py_None, *out_obj = Py_None;
+    static char *kwlist[] = {"A", "B", "bias", "act", "alpha", "out", "accumulate", NULL};
+    PyObject *a_obj, *b_obj, *bias_obj = Py_None, *out_obj = Py_None, *acc_obj = Py_None;
     const char *act_name = "none";
     double alpha = 1.0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|OsdO:_gemm_nt", kwlist, &a_obj, &b_obj, &bias_obj, &act_name,
-                                     &alpha, &out_obj))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|OsdOO:_gemm_nt", kwlist, &a_obj, &b_obj, &bias_obj, &act_name,
+                                     &alpha, &out_obj, &acc_obj))
         return NULL;
-    sc_epilogue ep = {SC_ACT_NONE, (float)alpha, out_obj != Py_None};
+    int accumulate = out_obj != Py_None;
+    if (acc_obj != Py_None && (accumulate = PyObject_IsTrue(acc_obj)) < 0)
+        return NULL;
+    if (accumulate && out_obj == Py_None) {
+        PyErr_SetString(PyExc_ValueError, "accumulate=True needs out");
+        return NULL;
+    }
+    sc_epilogue ep = {SC_ACT_NONE, (float)alpha, accumulate};
     if (parse_act(act_name, &ep.act) < 0)
         return NULL;
 
@@ -126,7 +134,8 @@ static PyObject *py_gemm_nt(PyObject *self, PyObject *args, PyObject *kwargs)
         goto done;
     }
     if (bias_obj != Py_None) {
-        bias = (PyArrayObject *)PyArray_FROMANY(bias_obj, NPY_FLOAT32, 1, 1, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
+        bias = (PyArrayObject *)PyArray_FROMANY(bias_obj, NPY_FLOAT32, 1, 1,
+                                                NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
         if (!bias)
             goto done;
         if (PyArray_DIM(bias, 0) != N) {
@@ -183,9 +192,10 @@ static PyObject *py_gemm_kernel(PyObject *self, PyObject *args)
 
 static PyMethodDef gemm_methods[] = {
     {"_gemm_nt", (PyCFunction)(void (*)(void))py_gemm_nt, METH_VARARGS | METH_KEYWORDS,
-     "_gemm_nt(A, B, bias=None, act='none', alpha=1.0, out=None) -> out\n\n"
-     "float32 C = alpha * act(A @ B.T + bias), A [M,K], B [N,K]; with `out` given the result is\n"
-     "added into it (C = out + ...). Rows may be strided. Runs the CPU GEMM without the GIL."},
+     "_gemm_nt(A, B, bias=None, act='none', alpha=1.0, out=None, accumulate=None) -> out\n\n"
+     "float32 C = alpha * act(A @ B.T + bias), A [M,K], B [N,K]. With `out` given the result is\n"
+     "added into it (C = out + ...), or written over it with accumulate=False. Rows may be\n"
+     "strided. Runs the CPU GEMM without the GIL."},
     {"_gemm_kernel", py_gemm_kernel, METH_VARARGS,
      "_gemm_kernel(name=None) -> str\n\nThe GEMM microkernel in use; with a name ('auto', 'scalar', "
      "'avx2', 'avx512') switch to it first (ValueError if this CPU lacks it)."},

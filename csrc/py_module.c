@@ -20,6 +20,7 @@ static int (*const sc_py_parts[])(PyObject *) = {
     sc_py_init_clip_text,
     sc_py_init_paella_vq,
     sc_py_init_unet,
+    sc_py_init_cuda,
 };
 
 PyMODINIT_FUNC PyInit__C(void)

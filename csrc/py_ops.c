@@ -5,10 +5,18 @@
  * entry point parses arguments by that description, allocates the output (or uses `out=`, a
  * writable C-contiguous float32 array, which is also how in-place and accumulate are tested),
  * runs the op with the GIL released and returns the output array. Shape functions never fail:
- * they compute a best-effort shape and leave argument validation to the op itself. */
+ * they compute a best-effort shape and leave argument validation to the op itself.
+ * device="cuda" runs the same op on the CUDA backend: the arrays are mirrored on the GPU in its
+ * dtype (bfloat16; int64 stays int64), and the output comes back as float32. An `out=` that is
+ * also an input stays the same tensor there, so in-place use is tested on the GPU too.
+ * repeat=n (benchmarks) runs the op n times on the same arguments and returns (output, seconds
+ * per call), the device's queued work included. */
 #include "py_common.h"
 
+#include <time.h>
+
 #include "cpu_kernels.h"
+#include "sc_cuda_backend.h"
 
 typedef enum {
     P_TENSOR,     /* float32 array */
@@ -38,6 +46,8 @@ typedef struct {
 typedef struct {
     sc_tensor *t[MAX_TENSORS]; /* in parameter order; NULL for an absent optional */
     double s[MAX_SCALARS];     /* in parameter order */
+    sc_device device;          /* device= keyword: where the op runs */
+    int repeat;                /* repeat= keyword: calls to time, 0 when not timing */
 } op_args;
 
 typedef struct {
@@ -462,6 +472,25 @@ static int parse_args(const op_def *op, PyObject *args, PyObject *kwargs, op_arg
             used_kw++;
         }
     }
+    static const char *const devices[] = {"cpu", "cuda", NULL}; /* sc_device order */
+    PyObject *dev = kwargs ? PyDict_GetItemString(kwargs, "device") : NULL;
+    double device = SC_CPU;
+    if (dev && parse_choice(dev, "device", devices, &device) < 0)
+        return -1;
+    used_kw += dev != NULL;
+    a->device = (sc_device)device;
+    PyObject *rep = kwargs ? PyDict_GetItemString(kwargs, "repeat") : NULL;
+    if (rep) {
+        long n = PyLong_AsLong(rep);
+        if (n == -1 && PyErr_Occurred())
+            return -1;
+        if (n < 1 || n > 1000000) {
+            PyErr_Format(PyExc_ValueError, "repeat must be between 1 and 1000000, got %ld", n);
+            return -1;
+        }
+        a->repeat = (int)n;
+        used_kw++;
+    }
     if (kwargs && used_kw != PyDict_GET_SIZE(kwargs)) {
         PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument", op->name);
         return -1;
@@ -471,6 +500,52 @@ static int parse_args(const op_def *op, PyObject *args, PyObject *kwargs, op_arg
         return -1;
     }
     return 0;
+}
+
+/* Runs the op max(repeat, 1) times; *seconds gets the time per call, queued device work included. */
+static sc_status run_repeated(sc_backend *be, const op_def *op, sc_tensor *out, const op_args *a, double *seconds)
+{
+    const int n = a->repeat > 0 ? a->repeat : 1;
+    struct timespec t0, t1;
+    SC_TRY(sc_backend_synchronize(be));
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < n; i++)
+        SC_TRY(op->call(be, out, a));
+    SC_TRY(sc_backend_synchronize(be));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *seconds = ((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)) / n;
+    return SC_OK;
+}
+
+/* Runs `op` on a backend whose device is not the host's: mirrors the inputs there (an input that
+ * is `out` itself on the host stays `out` there), uploads out's contents when they matter
+ * (out_has_data: out=, accumulate, in-place ops), runs, and copies the output back to host_out. */
+static sc_status run_on_device(sc_backend *be, const op_def *op, const op_args *host, sc_tensor *host_out,
+                               int out_has_data, double *seconds)
+{
+    op_args dev;
+    memcpy(&dev, host, sizeof dev);
+    memset(dev.t, 0, sizeof dev.t);
+    sc_tensor *dev_out = NULL;
+    sc_status s = SC_OK;
+    for (int i = 0; i < MAX_TENSORS && s == SC_OK; i++) {
+        if (!host->t[i])
+            continue;
+        s = sc_tensor_for_backend(be, host->t[i], 1, &dev.t[i]);
+        if (s == SC_OK && !dev_out && host->t[i]->data == host_out->data && host->t[i]->ndim == host_out->ndim &&
+            sc_tensor_nbytes(host->t[i]) == sc_tensor_nbytes(host_out))
+            dev_out = sc_tensor_retain(dev.t[i]);
+    }
+    if (s == SC_OK && !dev_out)
+        s = sc_tensor_for_backend(be, host_out, out_has_data, &dev_out);
+    if (s == SC_OK)
+        s = run_repeated(be, op, dev_out, &dev, seconds);
+    if (s == SC_OK)
+        s = sc_tensor_copy(host_out, dev_out);
+    sc_tensor_release(dev_out);
+    for (int i = 0; i < MAX_TENSORS; i++)
+        sc_tensor_release(dev.t[i]);
+    return s;
 }
 
 static PyObject *py_op(PyObject *self, PyObject *args, PyObject *kwargs)
@@ -499,10 +574,15 @@ static PyObject *py_op(PyObject *self, PyObject *args, PyObject *kwargs)
             goto done;
         }
     }
-    sc_backend *be = sc_cpu_backend();
-    sc_status s;
+    sc_backend *be = NULL;
+    sc_status s = sc_backend_for_device(a.device, &be);
+    const int out_has_data = out_obj != NULL || !op->shape;
+    double seconds = 0.0;
     Py_BEGIN_ALLOW_THREADS
-    s = op->call(be, out, &a);
+    if (s == SC_OK && be->device == SC_CPU)
+        s = run_repeated(be, op, out, &a, &seconds);
+    else if (s == SC_OK)
+        s = run_on_device(be, op, &a, out, out_has_data, &seconds);
     Py_END_ALLOW_THREADS
     if (s != SC_OK)
         sc_py_raise(s);
@@ -511,6 +591,8 @@ static PyObject *py_op(PyObject *self, PyObject *args, PyObject *kwargs)
         result = out_obj;
     } else
         result = sc_py_array_from_tensor(out);
+    if (result && a.repeat > 0)
+        result = Py_BuildValue("(Nd)", result, seconds);
 done:
     sc_tensor_release(out);
     for (int i = 0; i < MAX_TENSORS; i++)

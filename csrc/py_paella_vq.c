@@ -60,11 +60,9 @@ static int parse_config(PyObject *dict, sc_paella_vq_config *cfg)
 
 static sc_status append_key(void *ctx, const char *name, int ndim, const int64_t *shape, sc_dtype dtype)
 {
-    PyObject *dims = PyTuple_New(ndim);
+    PyObject *dims = sc_py_shape_tuple(ndim, shape);
     if (!dims)
         return sc_set_error(SC_ERR_NOMEM, "out of memory listing keys");
-    for (int i = 0; i < ndim; i++)
-        PyTuple_SET_ITEM(dims, i, PyLong_FromLongLong((long long)shape[i]));
     PyObject *item = Py_BuildValue("(sNs)", name, dims, dtype == SC_I64 ? "int64" : "float32");
     int bad = !item || PyList_Append((PyObject *)ctx, item) < 0;
     Py_XDECREF(item);
@@ -116,20 +114,24 @@ static void pvq_dealloc(PaellaVQObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* PaellaVQ(config, path, variant=None, single_file=False): `path` is a diffusers vqgan/
- * folder (diffusion_pytorch_model[.variant].safetensors, sharded or not) or, with
- * single_file, one .safetensors file such as the original stage_a.safetensors. */
+/* PaellaVQ(config, path, variant=None, single_file=False, device="cpu"): `path` is a diffusers
+ * vqgan/ folder (diffusion_pytorch_model[.variant].safetensors, sharded or not) or, with
+ * single_file, one .safetensors file such as the original stage_a.safetensors. decode takes and
+ * returns float32 arrays on every device (the model copies through its arena). */
 static PyObject *pvq_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"config", "path", "variant", "single_file", NULL};
+    static char *kwlist[] = {"config", "path", "variant", "single_file", "device", NULL};
     PyObject *config;
-    const char *path, *variant = NULL;
+    const char *path, *variant = NULL, *device = "cpu";
     int single_file = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Os|zp:PaellaVQ", kwlist, &config, &path, &variant,
-                                     &single_file))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Os|zps:PaellaVQ", kwlist, &config, &path, &variant,
+                                     &single_file, &device))
         return NULL;
     sc_paella_vq_config cfg;
     if (parse_config(config, &cfg) < 0)
+        return NULL;
+    sc_backend *be = sc_py_backend(device);
+    if (!be)
         return NULL;
     PaellaVQObject *self = (PaellaVQObject *)type->tp_alloc(type, 0);
     if (!self)
@@ -145,7 +147,7 @@ static PyObject *pvq_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     s = single_file ? sc_weights_open_file(path, &w)
                     : sc_weights_open_dir(path, "diffusion_pytorch_model", variant, &w);
     if (s == SC_OK)
-        s = sc_paella_vq_load(&cfg, w, path, sc_cpu_backend(), &self->model);
+        s = sc_paella_vq_load(&cfg, w, path, be, &self->model);
     sc_weights_close(w);
     Py_END_ALLOW_THREADS
     if (s != SC_OK) {
@@ -227,7 +229,8 @@ static PyTypeObject PaellaVQType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "stable_cascade_c._C.PaellaVQ",
     .tp_basicsize = sizeof(PaellaVQObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Stage A (PaellaVQModel) decoder loaded from safetensors.",
+    .tp_doc = "Stage A (PaellaVQModel) decoder loaded from safetensors onto the backend of device ('cpu' or "
+              "'cuda').",
     .tp_new = pvq_new,
     .tp_dealloc = (destructor)pvq_dealloc,
     .tp_methods = pvq_methods,

@@ -117,20 +117,6 @@ static const sc_st_entry *lookup(WeightsObject *self, PyObject *name)
     return e;
 }
 
-static PyObject *shape_tuple(const sc_st_entry *e)
-{
-    PyObject *shape = PyTuple_New(e->ndim);
-    for (int d = 0; shape && d < e->ndim; d++) {
-        PyObject *dim = PyLong_FromLongLong(e->shape[d]);
-        if (!dim) {
-            Py_CLEAR(shape);
-            break;
-        }
-        PyTuple_SET_ITEM(shape, d, dim);
-    }
-    return shape;
-}
-
 static PyObject *weights_keys(WeightsObject *self, PyObject *unused)
 {
     (void)unused;
@@ -152,7 +138,7 @@ static PyObject *weights_keys(WeightsObject *self, PyObject *unused)
 static PyObject *weights_info(WeightsObject *self, PyObject *name)
 {
     const sc_st_entry *e = lookup(self, name);
-    return e ? Py_BuildValue("(sN)", e->dtype, shape_tuple(e)) : NULL;
+    return e ? Py_BuildValue("(sN)", e->dtype, sc_py_shape_tuple(e->ndim, e->shape)) : NULL;
 }
 
 static PyObject *weights_file_of(WeightsObject *self, PyObject *name)
@@ -342,7 +328,7 @@ static PyObject *describe_file(const sc_safetensors *st)
     PyObject *tensors = PyDict_New();
     for (size_t i = 0; tensors && i < sc_safetensors_count(st); i++) {
         const sc_st_entry *e = sc_safetensors_entry(st, i);
-        PyObject *v = Py_BuildValue("(sN(KK))", e->dtype, shape_tuple(e), (unsigned long long)e->begin,
+        PyObject *v = Py_BuildValue("(sN(KK))", e->dtype, sc_py_shape_tuple(e->ndim, e->shape), (unsigned long long)e->begin,
                                     (unsigned long long)e->end);
         if (!v || PyDict_SetItemString(tensors, e->name, v) < 0)
             Py_CLEAR(tensors);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "model_unet.h"
+#include "sc_cuda_backend.h"
 
 /* ---- config dict -> sc_unet_config ---- */
 
@@ -227,11 +228,9 @@ static int parse_naming(const char *s, sc_unet_naming *out, int allow_auto)
 
 static sc_status append_key(void *ctx, const char *name, int ndim, const int64_t *shape)
 {
-    PyObject *dims = PyTuple_New(ndim);
+    PyObject *dims = sc_py_shape_tuple(ndim, shape);
     if (!dims)
         return sc_set_error(SC_ERR_NOMEM, "out of memory listing keys");
-    for (int i = 0; i < ndim; i++)
-        PyTuple_SET_ITEM(dims, i, PyLong_FromLongLong(shape[i]));
     PyObject *item = Py_BuildValue("(sN)", name, dims);
     int bad = !item || PyList_Append((PyObject *)ctx, item) < 0;
     Py_XDECREF(item);
@@ -267,7 +266,9 @@ static PyObject *py_expected_keys(PyObject *self, PyObject *args, PyObject *kwar
 typedef struct {
     PyObject_HEAD
     sc_unet *unet;
-    PyThread_type_lock lock; /* one forward at a time: the arena and the cached terms are shared */
+    sc_backend *be;          /* where the weights live and the model computes */
+    sc_tensor *staged[2];    /* device twins of the last sample and output, reused by same-shaped steps */
+    PyThread_type_lock lock; /* one forward at a time: the arena, cached terms and staged are shared */
 } UNetObject;
 
 typedef struct {
@@ -280,19 +281,23 @@ static PyTypeObject UNetCondType;
 
 static PyObject *unet_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"config", "path", "variant", "single_file", "naming", NULL};
+    static char *kwlist[] = {"config", "path", "variant", "single_file", "naming", "device", NULL};
     PyObject *cfg;
-    const char *path, *variant = NULL, *naming_s = "auto";
+    const char *path, *variant = NULL, *naming_s = "auto", *device = "cpu";
     int single_file = 0;
     sc_unet_config c;
     sc_unet_naming naming;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Os|zps", kwlist, &cfg, &path, &variant, &single_file,
-                                     &naming_s) ||
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Os|zpss", kwlist, &cfg, &path, &variant, &single_file,
+                                     &naming_s, &device) ||
         parse_config(cfg, &c) < 0 || parse_naming(naming_s, &naming, 1) < 0)
+        return NULL;
+    sc_backend *be = sc_py_backend(device);
+    if (!be)
         return NULL;
     UNetObject *self = (UNetObject *)type->tp_alloc(type, 0);
     if (!self)
         return NULL;
+    self->be = be;
     self->lock = PyThread_allocate_lock();
     if (!self->lock) {
         Py_DECREF(self);
@@ -303,7 +308,7 @@ static PyObject *unet_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     sc_weights *w = NULL;
     s = single_file ? sc_weights_open_file(path, &w) : sc_weights_open_dir(path, "diffusion_pytorch_model", variant, &w);
     if (s == SC_OK)
-        s = sc_unet_load(&c, w, naming, sc_cpu_backend(), &self->unet);
+        s = sc_unet_load(&c, w, naming, be, &self->unet);
     sc_weights_close(w);
     Py_END_ALLOW_THREADS
     if (s != SC_OK) {
@@ -318,6 +323,8 @@ static PyObject *unet_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 static void unet_dealloc(UNetObject *self)
 {
     sc_unet_free(self->unet);
+    sc_tensor_release(self->staged[0]);
+    sc_tensor_release(self->staged[1]);
     if (self->lock)
         PyThread_free_lock(self->lock);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -372,6 +379,22 @@ static int convert_cond_inputs(PyObject *pooled, PyObject *text, PyObject *img, 
     return 0;
 }
 
+/* `in`'s tensors where backend `be` computes (the host tensors themselves on the CPU backend). */
+static sc_status cond_inputs_for_backend(const sc_backend *be, const cond_inputs *in, cond_inputs *dev)
+{
+    sc_tensor *const src[5] = {in->pooled, in->text, in->img, in->effnet, in->pixels};
+    sc_tensor **const dst[5] = {&dev->pooled, &dev->text, &dev->img, &dev->effnet, &dev->pixels};
+    memset(dev, 0, sizeof *dev);
+    for (int i = 0; i < 5; i++) {
+        sc_status s = src[i] ? sc_tensor_for_backend(be, src[i], 1, dst[i]) : SC_OK;
+        if (s != SC_OK) {
+            release_cond_inputs(dev);
+            return s;
+        }
+    }
+    return SC_OK;
+}
+
 static UNetCondObject *new_cond_object(UNetObject *owner, sc_unet_cond *cond)
 {
     UNetCondObject *obj = PyObject_New(UNetCondObject, &UNetCondType);
@@ -394,10 +417,14 @@ static PyObject *unet_prepare(UNetObject *self, PyObject *args, PyObject *kwargs
         convert_cond_inputs(pooled, text, img, effnet, pixels, &in) < 0)
         return NULL;
     sc_unet_cond *cond = NULL;
+    cond_inputs dev;
     sc_status s;
     Py_BEGIN_ALLOW_THREADS
     PyThread_acquire_lock(self->lock, WAIT_LOCK);
-    s = sc_unet_prepare_conditioning(self->unet, in.pooled, in.text, in.img, in.effnet, in.pixels, &cond);
+    s = cond_inputs_for_backend(self->be, &in, &dev);
+    if (s == SC_OK)
+        s = sc_unet_prepare_conditioning(self->unet, dev.pooled, dev.text, dev.img, dev.effnet, dev.pixels, &cond);
+    release_cond_inputs(&dev);
     PyThread_release_lock(self->lock);
     Py_END_ALLOW_THREADS
     release_cond_inputs(&in);
@@ -455,20 +482,45 @@ fail:
     return -1;
 }
 
+typedef struct {
+    UNetObject *self;
+    sc_unet_cond *cond; /* prepared conditioning, or NULL: prepare from `in` */
+    sc_tensor *sample;  /* host */
+    const float *ratio;
+    const cond_inputs *in; /* host */
+} forward_job;
+
+/* One forward into `outs[0]` (on the backend): inputs are moved there first. */
+static sc_status forward_into(void *ctx, sc_tensor **outs)
+{
+    const forward_job *j = ctx;
+    const sc_backend *be = j->self->be;
+    sc_tensor *sample = NULL;
+    cond_inputs dev;
+    memset(&dev, 0, sizeof dev);
+    sc_status s = sc_tensor_for_backend_cached(be, j->sample, 1, &j->self->staged[0], &sample);
+    if (s == SC_OK && j->cond)
+        s = sc_unet_forward_prepared(j->self->unet, j->cond, sample, j->ratio, outs[0]);
+    else if (s == SC_OK && (s = cond_inputs_for_backend(be, j->in, &dev)) == SC_OK)
+        s = sc_unet_forward(j->self->unet, sample, j->ratio, dev.pooled, dev.text, dev.img, dev.effnet, dev.pixels,
+                            outs[0]);
+    release_cond_inputs(&dev);
+    sc_tensor_release(sample);
+    return s;
+}
+
 static PyObject *run_forward(UNetObject *self, UNetCondObject *cond_obj, sc_tensor *sample, PyArrayObject *ratio,
                              PyArrayObject *out, const cond_inputs *in)
 {
     sc_tensor out_t = sc_tensor_desc(SC_CPU, SC_F32, PyArray_DATA(out), 4,
                                      (int64_t[]){PyArray_DIM(out, 0), PyArray_DIM(out, 1), PyArray_DIM(out, 2),
                                                  PyArray_DIM(out, 3)});
-    const float *r = PyArray_DATA(ratio);
+    sc_tensor *outs[1] = {&out_t};
+    forward_job job = {self, cond_obj ? cond_obj->cond : NULL, sample, PyArray_DATA(ratio), in};
     sc_status s;
     Py_BEGIN_ALLOW_THREADS
     PyThread_acquire_lock(self->lock, WAIT_LOCK);
-    if (cond_obj)
-        s = sc_unet_forward_prepared(self->unet, cond_obj->cond, sample, r, &out_t);
-    else
-        s = sc_unet_forward(self->unet, sample, r, in->pooled, in->text, in->img, in->effnet, in->pixels, &out_t);
+    s = sc_py_run_to_host(self->be, outs, 1, &self->staged[1], forward_into, &job);
     PyThread_release_lock(self->lock);
     Py_END_ALLOW_THREADS
     sc_tensor_release(sample);
@@ -539,7 +591,8 @@ static PyTypeObject UNetType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "stable_cascade_c._C.UNet",
     .tp_basicsize = sizeof(UNetObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "UNet(config, path, variant=None, single_file=False, naming='auto'): a loaded StableCascadeUNet.",
+    .tp_doc = "UNet(config, path, variant=None, single_file=False, naming='auto', device='cpu'): a loaded "
+              "StableCascadeUNet on the backend of device ('cpu' or 'cuda'); float32 arrays in and out.",
     .tp_new = unet_new,
     .tp_dealloc = (destructor)unet_dealloc,
     .tp_call = (ternaryfunc)unet_call,

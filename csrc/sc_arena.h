@@ -10,6 +10,10 @@
 
 #include "sc_tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct sc_arena sc_arena;
 
 sc_status sc_arena_create(sc_device dev, size_t initial_bytes, sc_arena **out);
@@ -30,5 +34,9 @@ size_t sc_arena_high_water(const sc_arena *a);
 /* Number of device allocations the arena has made in total (tests use it to prove that
  * steady-state passes allocate nothing). */
 size_t sc_arena_alloc_count(const sc_arena *a);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -17,10 +17,16 @@ int sc_cuda_available(void);
 /* Writes the device name and compute capability; fails when no device is usable. */
 sc_status sc_cuda_device_info(char *name, size_t name_len, int *major, int *minor, size_t *total_mem);
 sc_status sc_cuda_malloc(size_t bytes, void **out);
+/* Successful sc_cuda_malloc calls so far (tests prove steady-state loops allocate nothing). */
+size_t sc_cuda_malloc_count(void);
 void sc_cuda_free(void *ptr);
 /* kind: 0 host->device, 1 device->host, 2 device->device */
 sc_status sc_cuda_memcpy(void *dst, const void *src, size_t bytes, int kind);
 sc_status sc_cuda_memset_zero(void *dst, size_t bytes);
+/* Wait until the device has finished all work queued so far. */
+sc_status sc_cuda_synchronize(void);
+/* Free and total memory of the current device (cudaMemGetInfo). */
+sc_status sc_cuda_mem_info(size_t *free_bytes, size_t *total_bytes);
 /* The cuBLASLt version the extension was linked against, or 0. */
 size_t sc_cublaslt_version(void);
 

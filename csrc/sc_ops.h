@@ -23,6 +23,10 @@
 
 #include "sc_tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* GELU is the exact (erf) form; QUICK_GELU is x * sigmoid(1.702 x) (OpenAI CLIP, transformers "quick_gelu"). */
 typedef enum { SC_ACT_NONE = 0, SC_ACT_GELU, SC_ACT_SILU, SC_ACT_QUICK_GELU } sc_act;
 typedef enum { SC_PAD_ZERO = 0, SC_PAD_REPLICATE } sc_pad_mode;
@@ -123,5 +127,9 @@ int sc_cpu_threads(void);
 void sc_cpu_set_threads(int n);
 /* Comma-separated CPU features detected at run time and used by the kernels ("avx2,fma,..."). */
 const char *sc_cpu_features(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,6 +1,7 @@
 /* torch-compatible CPU random generator: MT19937 engine, state blob, and torch.randn for float32.
  * The rules (which path, how many words, which math) are in spec/torch_rng.md §5; the float math
  * of the AVX2 kernel lives in sc_torch_math.c. */
+#include "sc_bits.h"
 #include "sc_rng.h"
 
 #include <math.h>
@@ -116,34 +117,6 @@ static uint32_t get_u32(const uint8_t *p)
     return v;
 }
 
-static uint64_t double_bits(double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    return u;
-}
-
-static double bits_double(uint64_t u)
-{
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
-}
-
-static uint32_t float_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static float bits_float(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 void sc_generator_get_state(const sc_generator *g, uint8_t out[SC_GENERATOR_STATE_BYTES])
 {
     memset(out, 0, SC_GENERATOR_STATE_BYTES);
@@ -154,11 +127,11 @@ void sc_generator_get_state(const sc_generator *g, uint8_t out[SC_GENERATOR_STAT
     for (int i = 0; i < SC_MT_WORDS; i++)
         put_u64(out + ST_MT + 8 * i, g->mt[i]);
     if (g->has_normal_f64) {
-        put_u64(out + ST_NORMAL_Y, double_bits(g->normal_f64));
+        put_u64(out + ST_NORMAL_Y, sc_f64_bits(g->normal_f64));
         put_u32(out + ST_NORMAL_VALID, 1);
     }
     if (g->has_normal_f32) {
-        put_u32(out + ST_FLOAT_NORMAL, float_bits(g->normal_f32));
+        put_u32(out + ST_FLOAT_NORMAL, sc_f32_bits(g->normal_f32));
         out[ST_FLOAT_NORMAL_VALID] = 1;
     }
 }
@@ -180,9 +153,9 @@ sc_status sc_generator_set_state(sc_generator *g, const uint8_t *state, size_t s
     for (int i = 0; i < SC_MT_WORDS; i++)
         g->mt[i] = (uint32_t)get_u64(state + ST_MT + 8 * i);
     g->has_normal_f64 = get_u32(state + ST_NORMAL_VALID) != 0;
-    g->normal_f64 = g->has_normal_f64 ? bits_double(get_u64(state + ST_NORMAL_Y)) : 0.0;
+    g->normal_f64 = g->has_normal_f64 ? sc_bits_f64(get_u64(state + ST_NORMAL_Y)) : 0.0;
     g->has_normal_f32 = state[ST_FLOAT_NORMAL_VALID] != 0;
-    g->normal_f32 = g->has_normal_f32 ? bits_float(get_u32(state + ST_FLOAT_NORMAL)) : 0.0f;
+    g->normal_f32 = g->has_normal_f32 ? sc_bits_f32(get_u32(state + ST_FLOAT_NORMAL)) : 0.0f;
     return SC_OK;
 }
 

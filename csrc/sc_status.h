@@ -8,6 +8,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     SC_OK = 0,
     SC_ERR_VALUE,      /* bad argument or malformed data  -> ValueError        */
@@ -38,5 +42,9 @@ void sc_clear_error(void);
         if (sc_try_s_ != SC_OK)           \
             return sc_try_s_;             \
     } while (0)
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sc_bits.h"
 #ifdef SC_WITH_CUDA
 #include "sc_cuda.h"
 #endif
@@ -294,25 +295,11 @@ sc_status sc_tensor_copy(sc_tensor *dst, const sc_tensor *src)
 
 /* ---- exact float conversions -------------------------------------------------------- */
 
-static uint32_t f32_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
-}
-
-static float bits_f32(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-float sc_bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+float sc_bf16_to_f32(uint16_t h) { return sc_bits_f32((uint32_t)h << 16); }
 
 uint16_t sc_f32_to_bf16(float f)
 {
-    uint32_t u = f32_bits(f);
+    uint32_t u = sc_f32_bits(f);
     if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: keep sign and payload top, force quiet */
         return (uint16_t)((u >> 16) | 0x0040u);
     u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest, ties to even; Inf stays Inf */
@@ -325,18 +312,18 @@ float sc_f16_to_f32(uint16_t h)
     uint32_t exp = (h >> 10) & 0x1fu;
     uint32_t man = h & 0x3ffu;
     if (exp == 0x1f)
-        return bits_f32(sign | 0x7f800000u | (man << 13));
+        return sc_bits_f32(sign | 0x7f800000u | (man << 13));
     if (exp == 0) {
         /* zero or subnormal: man * 2^-24, exact in float32 */
         float v = (float)man * 0x1p-24f;
         return sign ? -v : v;
     }
-    return bits_f32(sign | ((exp + 112u) << 23) | (man << 13));
+    return sc_bits_f32(sign | ((exp + 112u) << 23) | (man << 13));
 }
 
 uint16_t sc_f32_to_f16(float f)
 {
-    uint32_t u = f32_bits(f);
+    uint32_t u = sc_f32_bits(f);
     uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
     uint32_t abs = u & 0x7fffffffu;
     if (abs > 0x7f800000u) /* NaN */
@@ -345,7 +332,7 @@ uint16_t sc_f32_to_f16(float f)
         return (uint16_t)(sign | 0x7c00u);
     if (abs < 0x38800000u) {
         /* result is subnormal or zero: value / 2^-24, rounded to nearest even */
-        float a = bits_f32(abs);
+        float a = sc_bits_f32(abs);
         float scaled = a * 0x1p24f; /* exact: power-of-two scaling of a normal/subnormal f32 */
         float r = nearbyintf(scaled); /* default rounding mode is nearest-even */
         return (uint16_t)(sign | (uint16_t)r);

@@ -18,6 +18,10 @@
 
 #include "sc_status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SC_MAX_DIMS 8
 
 typedef enum { SC_F32 = 0, SC_BF16, SC_F16, SC_I64, SC_I32, SC_U8, SC_DTYPE_COUNT } sc_dtype;
@@ -90,5 +94,9 @@ float sc_f16_to_f32(uint16_t h);
 uint16_t sc_f32_to_f16(float f);
 void sc_convert(void *dst, sc_dtype dst_dt, const void *src, sc_dtype src_dt, size_t n);
 int sc_dtype_is_float(sc_dtype dt);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

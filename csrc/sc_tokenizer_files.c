@@ -18,49 +18,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sc_file.h"
 #include "sc_json.h"
 
 #define DEFAULT_MAX_LENGTH 77
 
 typedef struct {
     char path[4096];
-    char *data;
+    sc_file_map map;
+    const char *data; /* the mapped bytes ("" for an empty file) */
     size_t len;
 } file_buf;
 
-/* Read folder/name whole. *present = 0 (and SC_OK) when the file does not exist. */
+/* Map folder/name whole. *present = 0 (and SC_OK) when the file does not exist. */
 static sc_status read_file(const char *folder, const char *name, file_buf *f, int *present)
 {
+    *present = 0;
+    f->data = "";
+    f->len = 0;
     int n = snprintf(f->path, sizeof f->path, "%s/%s", folder, name);
     if (n < 0 || (size_t)n >= sizeof f->path)
         return sc_set_error(SC_ERR_VALUE, "path too long: %s/%s", folder, name);
-    f->data = NULL;
-    f->len = 0;
-    *present = 0;
-    FILE *fp = fopen(f->path, "rb");
-    if (!fp) {
-        if (errno == ENOENT)
-            return SC_OK;
-        return sc_set_error(SC_ERR_IO, "%s: %s", f->path, strerror(errno));
-    }
-    sc_status s = SC_OK;
-    long size = -1;
-    if (fseek(fp, 0, SEEK_END) == 0)
-        size = ftell(fp);
-    if (size < 0 || fseek(fp, 0, SEEK_SET) != 0)
-        s = sc_set_error(SC_ERR_IO, "%s: cannot determine the size: %s", f->path, strerror(errno));
-    if (s == SC_OK && !(f->data = malloc((size_t)size + 1)))
-        s = sc_set_error(SC_ERR_NOMEM, "%s: out of memory for %ld bytes", f->path, size);
-    if (s == SC_OK && fread(f->data, 1, (size_t)size, fp) != (size_t)size)
-        s = sc_set_error(SC_ERR_IO, "%s: read failed", f->path);
-    fclose(fp);
-    if (s != SC_OK) {
-        free(f->data);
-        f->data = NULL;
-        return s;
-    }
-    f->data[size] = '\0';
-    f->len = (size_t)size;
+    if (!sc_file_exists(f->path))
+        return SC_OK;
+    SC_TRY(sc_file_map_open(f->path, &f->map));
+    if (f->map.data)
+        f->data = (const char *)f->map.data;
+    f->len = f->map.size;
     *present = 1;
     return SC_OK;
 }
@@ -96,11 +80,11 @@ static void loader_free(loader *L)
     sc_json_free(L->json_doc);
     sc_json_free(L->config_doc);
     sc_json_free(L->map_doc);
-    free(L->vocab_file.data);
-    free(L->merges_file.data);
-    free(L->json_file.data);
-    free(L->config_file.data);
-    free(L->map_file.data);
+    sc_file_map_close(&L->vocab_file.map);
+    sc_file_map_close(&L->merges_file.map);
+    sc_file_map_close(&L->json_file.map);
+    sc_file_map_close(&L->config_file.map);
+    sc_file_map_close(&L->map_file.map);
     free(L->vocab);
     free(L->merges);
     free(L->added);

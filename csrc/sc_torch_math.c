@@ -2,6 +2,7 @@
  *
  * The constants are the float32 literals of the originals. fmaf() marks exactly the multiply-add
  * pairs that are fused in torch's build; every other operation is a separately rounded float op. */
+#include "sc_bits.h"
 #include "sc_torch_math.h"
 
 #include <math.h>
@@ -19,23 +20,9 @@
 #define SC_FMA_CLONES
 #endif
 
-static uint32_t float_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static float bits_float(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 static float flip_sign(float f, int flip)
 {
-    return flip ? bits_float(float_bits(f) ^ 0x80000000u) : f;
+    return flip ? sc_bits_f32(sc_f32_bits(f) ^ 0x80000000u) : f;
 }
 
 SC_FMA_CLONES float sc_tm_log_avx2(float x)
@@ -43,12 +30,12 @@ SC_FMA_CLONES float sc_tm_log_avx2(float x)
     static const float p[9] = {7.0376836292E-2f,  -1.1514610310E-1f, 1.1676998740E-1f,
                                -1.2420140846E-1f, 1.4249322787E-1f,  -1.6668057665E-1f,
                                2.0000714765E-1f,  -2.4999993993E-1f, 3.3333331174E-1f};
-    const float min_norm = bits_float(0x00800000u);
+    const float min_norm = sc_bits_f32(0x00800000u);
     if (x < min_norm) /* _mm256_max_ps(x, min_norm): cut off denormals (x > 0 here) */
         x = min_norm;
-    uint32_t bits = float_bits(x);
+    uint32_t bits = sc_f32_bits(x);
     float e = (float)((int32_t)(bits >> 23) - 0x7f) + 1.0f;
-    x = bits_float((bits & ~0x7f800000u) | float_bits(0.5f)); /* mantissa in [0.5, 1) */
+    x = sc_bits_f32((bits & ~0x7f800000u) | sc_f32_bits(0.5f)); /* mantissa in [0.5, 1) */
     if (x < 0.707106781186547524f) {
         e = e - 1.0f;
         x = (x - 1.0f) + x;
@@ -68,7 +55,7 @@ SC_FMA_CLONES float sc_tm_log_avx2(float x)
 
 SC_FMA_CLONES void sc_tm_sincos_avx2(float x, float *sin_out, float *cos_out)
 {
-    int sign_sin = (float_bits(x) >> 31) != 0;
+    int sign_sin = (sc_f32_bits(x) >> 31) != 0;
     x = fabsf(x);
     int32_t j = (int32_t)(x * 1.27323954473516f); /* cvttps: truncation */
     j = (j + 1) & ~1;

@@ -133,8 +133,8 @@ def parse_params(values: Optional[Mapping[str, Any]] = None, base: Optional[Gene
                  **kwargs: Any) -> GenerationParams:
     """Merge ``values`` and ``kwargs`` over ``base`` (default: the defaults), parse and validate.
 
-    Unknown keys raise ``ValueError`` (a typo must not silently fall back to a default);
-    the Ikomia shim filters them out first, as Ikomia does.
+    Unknown keys are ignored with a warning that lists the known ones (a dict written for a
+    newer infer_stable_cascade still runs, and a typo does not go unnoticed).
     """
     if values is not None and not isinstance(values, Mapping):
         raise TypeError(f"parameters must be a dict of name -> value, got {type(values).__name__}")
@@ -142,7 +142,8 @@ def parse_params(values: Optional[Mapping[str, Any]] = None, base: Optional[Gene
     for source in (values or {}, kwargs):
         for key, value in source.items():
             if key not in merged:
-                raise ValueError(f"unknown parameter {_show(key)}; known: {', '.join(PARAM_NAMES)}")
+                warnings.warn(f"unknown parameter {_show(key)} ignored; known: {', '.join(PARAM_NAMES)}", stacklevel=2)
+                continue
             merged[key] = value
     p = GenerationParams(
         prompt=_parse_str("prompt", merged["prompt"]),

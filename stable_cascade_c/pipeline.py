@@ -12,7 +12,8 @@ import json
 import math
 import os
 import threading
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from .text_encoder import CLIPTextModelWithProjection
 from .tokenizer import CLIPTokenizer
 from .unet import StableCascadeUNet
 from .vqgan import PaellaVQModel
+
+#: A network, or a zero-argument callable that loads it (see Pipeline.__init__).
+NetArg = Union[Any, Callable[[], Any]]
 
 #: Stage C latent side = ceil(image side / 42.67); Stage B latent side = int(stage C side * 10.67).
 #: Both come from the repos' model_index.json (these are diffusers' defaults).
@@ -71,12 +75,55 @@ def to_uint8_images(decoded: np.ndarray) -> List[np.ndarray]:
     return [np.ascontiguousarray(img) for img in x]
 
 
-def _find_subfolder(root: str, names: Sequence[str], what: str) -> str:
-    for name in names:
-        path = os.path.join(root, name)
-        if os.path.isdir(path):
-            return path
-    raise FileNotFoundError(f"{root}: no {what} folder (looked for {', '.join(names)})")
+def _describe_request(p: GenerationParams) -> str:
+    images = "1 image" if p.num_images_per_prompt == 1 else f"{p.num_images_per_prompt} images"
+    return f"{images} of {p.width}x{p.height}"
+
+
+def _find_subfolders(root: str, wanted: Dict[str, Sequence[str]]) -> Dict[str, str]:
+    """The first existing candidate folder for each wanted part; one FileNotFoundError naming
+    every part that is missing."""
+    found, missing = {}, []
+    for part, names in wanted.items():
+        path = next((os.path.join(root, n) for n in names if os.path.isdir(os.path.join(root, n))), None)
+        if path is None:
+            missing.append(" or ".join(f"{n}/" for n in names))
+        found[part] = path
+    if missing:
+        raise FileNotFoundError(f"{root} is not laid out like the Hub repo: missing {', '.join(missing)}")
+    return found
+
+
+class _Net:
+    """One network of the pipeline: held in memory, or (low_memory) loaded for each use and
+    dropped right after it, so that only the stage that runs occupies memory."""
+
+    def __init__(self, net_or_loader: Union[Any, Callable[[], Any]], config: Optional[Dict[str, Any]] = None):
+        self._loader = net_or_loader if callable(net_or_loader) and not hasattr(net_or_loader, "config") else None
+        self._net = None if self._loader else net_or_loader
+        self._config = config
+
+    @property
+    def held(self) -> bool:
+        return self._net is not None
+
+    @property
+    def config(self) -> Optional[Dict[str, Any]]:
+        """The network's config without loading it: the held network's, else the one given with the
+        loader (None when there is none)."""
+        return self._net.config if self._net is not None else self._config
+
+    @contextmanager
+    def use(self) -> Iterator[Any]:
+        net = self._net if self._net is not None else self._loader()
+        try:
+            yield net
+        finally:
+            del net  # the last reference in low_memory mode: the weights are freed here
+
+    def get(self) -> Any:
+        """The network itself (loaded now if it is not held)."""
+        return self._net if self._net is not None else self._loader()
 
 
 class Pipeline:
@@ -88,38 +135,57 @@ class Pipeline:
     the host memory the request needs is estimated from the model configs; a request that does
     not fit in the available memory raises ``MemoryError`` before anything is allocated (set
     ``check_memory = False`` to skip the check). See docs/reliability.md.
+
+    Example::
+
+        pipe = Pipeline.from_pretrained(prior="stable-cascade-prior", decoder="stable-cascade")
+        image = pipe(prompt="a lighthouse at dusk", seed=7)[0]     # uint8 (1024, 1024, 3)
     """
 
     #: Refuse requests whose estimated memory exceeds what the machine has available.
     check_memory: bool = True
 
-    def __init__(self, *, tokenizer: CLIPTokenizer, text_encoder: CLIPTextModelWithProjection,
-                 prior: StableCascadeUNet, prior_scheduler: DDPMWuerstchenScheduler,
-                 decoder_tokenizer: CLIPTokenizer, decoder_text_encoder: CLIPTextModelWithProjection,
-                 decoder: StableCascadeUNet, decoder_scheduler: DDPMWuerstchenScheduler,
-                 vqgan: PaellaVQModel, device: str = "cpu",
+    def __init__(self, *, tokenizer: CLIPTokenizer, text_encoder: NetArg, prior: NetArg,
+                 prior_scheduler: DDPMWuerstchenScheduler, decoder_tokenizer: CLIPTokenizer,
+                 decoder_text_encoder: NetArg, decoder: NetArg, decoder_scheduler: DDPMWuerstchenScheduler,
+                 vqgan: NetArg, device: str = "cpu",
                  resolution_multiple: float = PRIOR_RESOLUTION_MULTIPLE,
-                 latent_dim_scale: float = DECODER_LATENT_DIM_SCALE):
+                 latent_dim_scale: float = DECODER_LATENT_DIM_SCALE,
+                 configs: Optional[Dict[str, Dict[str, Any]]] = None):
+        """Assemble a pipeline from components. Each network (text encoders, prior, decoder,
+        vqgan) may be given as an instance (held) or as a zero-argument loader (loaded for each
+        use, see ``low_memory`` in :meth:`from_pretrained`); ``configs`` gives the configs of
+        loaded-per-use networks by the same names, for the memory estimate."""
         self.tokenizer = tokenizer
-        self.text_encoder = text_encoder
-        self.prior = prior
         self.prior_scheduler = prior_scheduler
         self.decoder_tokenizer = decoder_tokenizer
-        self.decoder_text_encoder = decoder_text_encoder
-        self.decoder = decoder
         self.decoder_scheduler = decoder_scheduler
-        self.vqgan = vqgan
+        nets = {"text_encoder": text_encoder, "prior": prior, "decoder_text_encoder": decoder_text_encoder,
+                "decoder": decoder, "vqgan": vqgan}
+        self._nets = {name: _Net(net, (configs or {}).get(name)) for name, net in nets.items()}
         self.device = device
         self.resolution_multiple = resolution_multiple
         self.latent_dim_scale = latent_dim_scale
         self.last_seed: Optional[int] = None
         self._busy = threading.Lock()
-        # What the stages' arenas hold after the largest request so far (they keep their size).
+        # What the stages' arenas hold after the largest request so far (held networks keep them).
         self._held: Optional[memory.MemoryEstimate] = None
+
+    # The networks, for direct use (in low_memory mode each access loads it afresh).
+    text_encoder = property(lambda self: self._nets["text_encoder"].get())
+    prior = property(lambda self: self._nets["prior"].get())
+    decoder_text_encoder = property(lambda self: self._nets["decoder_text_encoder"].get())
+    decoder = property(lambda self: self._nets["decoder"].get())
+    vqgan = property(lambda self: self._nets["vqgan"].get())
+
+    @property
+    def low_memory(self) -> bool:
+        """True when the networks are loaded per stage instead of held."""
+        return not all(net.held for net in self._nets.values())
 
     @classmethod
     def from_pretrained(cls, prior: str, decoder: str, device: str = "auto", lite: bool = False,
-                        variant: Optional[str] = None) -> "Pipeline":
+                        variant: Optional[str] = None, low_memory: bool = False) -> "Pipeline":
         """Load from folders laid out like the Hub repos ``stabilityai/stable-cascade-prior`` and
         ``stabilityai/stable-cascade``.
 
@@ -130,112 +196,140 @@ class Pipeline:
             device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (the GPU when one is usable).
             lite: use ``prior_lite/`` and ``decoder_lite/``.
             variant: weight-file variant such as ``"bf16"`` (``diffusion_pytorch_model.bf16.safetensors``).
+            low_memory: hold only the network that runs: each stage loads its weights when it
+                starts and frees them when it ends (slower per call, a fraction of the memory).
         """
         for root in (prior, decoder):
             if not os.path.isdir(root):
                 raise FileNotFoundError(f"model folder not found: {root}")
         device = resolve_device(device)
-        prior_unet_dir = _find_subfolder(prior, ["prior_lite", "prior"] if lite else ["prior"], "prior")
-        decoder_unet_dir = _find_subfolder(decoder, ["decoder_lite", "decoder"] if lite else ["decoder"], "decoder")
+        p_dirs = _find_subfolders(prior, {"prior": ["prior_lite", "prior"] if lite else ["prior"],
+                                          "text_encoder": ["text_encoder"], "tokenizer": ["tokenizer"],
+                                          "scheduler": ["scheduler"]})
+        d_dirs = _find_subfolders(decoder, {"decoder": ["decoder_lite", "decoder"] if lite else ["decoder"],
+                                            "text_encoder": ["text_encoder"], "tokenizer": ["tokenizer"],
+                                            "scheduler": ["scheduler"], "vqgan": ["vqgan"]})
+        dirs = {"text_encoder": p_dirs["text_encoder"], "prior": p_dirs["prior"],
+                "decoder_text_encoder": d_dirs["text_encoder"], "decoder": d_dirs["decoder"], "vqgan": d_dirs["vqgan"]}
+        classes = {"text_encoder": CLIPTextModelWithProjection, "prior": StableCascadeUNet,
+                   "decoder_text_encoder": CLIPTextModelWithProjection, "decoder": StableCascadeUNet,
+                   "vqgan": PaellaVQModel}
+
+        def loader(name: str) -> Callable[[], Any]:
+            return lambda: classes[name].from_pretrained(dirs[name], device=device, variant=variant)
+
+        nets = {name: loader(name) if low_memory else loader(name)() for name in dirs}
+        configs = {name: classes[name].load_config(dirs[name]) for name in dirs} if low_memory else None
         return cls(
-            tokenizer=CLIPTokenizer.from_pretrained(_find_subfolder(prior, ["tokenizer"], "tokenizer")),
-            text_encoder=CLIPTextModelWithProjection.from_pretrained(
-                _find_subfolder(prior, ["text_encoder"], "text_encoder"), device=device, variant=variant),
-            prior=StableCascadeUNet.from_pretrained(prior_unet_dir, device=device, variant=variant),
-            prior_scheduler=DDPMWuerstchenScheduler.from_pretrained(_find_subfolder(prior, ["scheduler"], "scheduler")),
-            decoder_tokenizer=CLIPTokenizer.from_pretrained(_find_subfolder(decoder, ["tokenizer"], "tokenizer")),
-            decoder_text_encoder=CLIPTextModelWithProjection.from_pretrained(
-                _find_subfolder(decoder, ["text_encoder"], "text_encoder"), device=device, variant=variant),
-            decoder=StableCascadeUNet.from_pretrained(decoder_unet_dir, device=device, variant=variant),
-            decoder_scheduler=DDPMWuerstchenScheduler.from_pretrained(
-                _find_subfolder(decoder, ["scheduler"], "scheduler")),
-            vqgan=PaellaVQModel.from_pretrained(_find_subfolder(decoder, ["vqgan"], "vqgan"), device=device,
-                                                variant=variant),
+            tokenizer=CLIPTokenizer.from_pretrained(p_dirs["tokenizer"]),
+            prior_scheduler=DDPMWuerstchenScheduler.from_pretrained(p_dirs["scheduler"]),
+            decoder_tokenizer=CLIPTokenizer.from_pretrained(d_dirs["tokenizer"]),
+            decoder_scheduler=DDPMWuerstchenScheduler.from_pretrained(d_dirs["scheduler"]),
             device=device,
             resolution_multiple=_model_index_value(prior, "resolution_multiple", PRIOR_RESOLUTION_MULTIPLE),
             latent_dim_scale=_model_index_value(decoder, "latent_dim_scale", DECODER_LATENT_DIM_SCALE),
+            configs=configs,
+            **nets,
         )
 
     # -- the call -----------------------------------------------------------------------------
 
-    def __call__(self, params: Optional[Mapping[str, Any]] = None, /, *, progress: ProgressArg = False,
+    def __call__(self, params: Optional[Mapping[str, Any]] = None, /, *, progress: ProgressArg = True,
                  _stages: Optional[Dict[str, np.ndarray]] = None, **kwargs: Any) -> List[np.ndarray]:
         """Generate images.
 
         Args:
             params: the infer_stable_cascade dict (values as strings or native types).
-            progress: ``True`` for a progress bar on stderr, or a callable ``(stage, done, total)``.
+            progress: ``True`` (default) draws a progress bar per stage on stderr (tqdm when it is
+                installed), ``False`` is silent, a callable ``(stage, done, total)`` is called
+                after every step instead.
             _stages: if a dict is given, the intermediate results are stored in it
                 (``image_embeddings``, ``decoder_latents``); used by the parity tests.
             **kwargs: the same parameters as keywords (they override ``params``).
 
         Returns:
             ``num_images_per_prompt`` arrays of dtype uint8 and shape ``(height, width, 3)``, RGB.
+
+        Raises:
+            ValueError: a parameter is invalid (the message names it and its allowed range; a too
+                large width/height also says how much memory it would need).
+            MemoryError: the request needs more host memory than is available (nothing was allocated).
+            RuntimeError: the pipeline is already generating in another thread.
+            KeyboardInterrupt: interrupted; the run stops between steps and the pipeline stays usable.
         """
         try:
             p = parse_params(params, **kwargs)
         except SizeError as exc:
-            if not (1 <= exc.params.width <= 2**53 and 1 <= exc.params.height <= 2**53):
-                raise  # no meaningful memory figure for sizes like 0 or a 5000-digit number
-            raise SizeError(f"{exc}; {self._describe_request(exc.params)} would need "
-                            f"{self.memory_estimate(exc.params).describe()}", exc.params) from None
+            sides_countable = all(1 <= side <= 2**53 for side in (exc.params.width, exc.params.height))
+            need = self.memory_estimate(exc.params) if sides_countable else None
+            if need is None:
+                raise  # no meaningful figure for sizes like 0 or a 5000-digit number
+            raise SizeError(f"{exc}; {_describe_request(exc.params)} would need {need.describe()}",
+                            exc.params) from None
         if not self._busy.acquire(blocking=False):
             raise RuntimeError("this Pipeline is already generating in another thread; "
                                "use one Pipeline per thread")
+        reporter = None
         try:
             need = self.memory_estimate(p)
-            if self.check_memory:
+            if self.check_memory and need is not None:
                 self._check_memory(p, need)
+            reporter = make_progress(progress)
             try:
-                return self._generate(p, make_progress(progress), _stages)
+                return self._generate(p, reporter, _stages)
             finally:
-                self._held = need if self._held is None else memory.MemoryEstimate(
-                    *(max(a, b) for a, b in zip(need.stages().values(), self._held.stages().values())))
+                if need is not None and not self.low_memory:
+                    self._held = need if self._held is None else memory.MemoryEstimate(
+                        *(max(a, b) for a, b in zip(need.stages().values(), self._held.stages().values())))
         finally:
+            if reporter:
+                reporter.close()
             self._busy.release()
 
     # -- memory --------------------------------------------------------------------------------
 
-    def memory_estimate(self, params: GenerationParams) -> memory.MemoryEstimate:
-        """Upper bound of the host memory a request allocates, per stage (stable_cascade_c.memory)."""
+    def memory_estimate(self, params: GenerationParams) -> Optional[memory.MemoryEstimate]:
+        """Upper bound of the host memory a request allocates, per stage (stable_cascade_c.memory);
+        None when a network's config is unknown (a loader given without its config)."""
+        cfg = {name: net.config for name, net in self._nets.items()}
+        if any(c is None for c in cfg.values()):
+            return None
         n = params.num_images_per_prompt
         prior_batch = n * (2 if params.prior_guidance_scale > 1.0 else 1)
         decoder_batch = n * (2 if params.guidance_scale > 1.0 else 1)
         prior_hw = prior_latent_size(params.height, params.width, self.resolution_multiple)
         decoder_hw = decoder_latent_size(prior_hw, self.latent_dim_scale)
         tokens = self.tokenizer.model_max_length
-        prior_cfg, decoder_cfg = self.prior.config, self.decoder.config
         # Conditioning tokens: the prior sees the text tokens plus clip_seq tokens each for the pooled
         # text and the (zero) image embedding; the decoder only the pooled text's.
-        prior_tokens = tokens + 2 * prior_cfg["clip_seq"]
+        prior_tokens = tokens + 2 * cfg["prior"]["clip_seq"]
         return memory.MemoryEstimate(
-            text_encoders=max(memory.text_encoder_bytes(self.text_encoder.config, 2, tokens),
-                              memory.text_encoder_bytes(self.decoder_text_encoder.config, 2, tokens)),
-            prior=memory.unet_bytes(prior_cfg, prior_batch, *prior_hw, clip_tokens=prior_tokens),
-            decoder=memory.unet_bytes(decoder_cfg, decoder_batch, *decoder_hw, clip_tokens=decoder_cfg["clip_seq"]),
-            stage_a=memory.vqgan_decode_bytes(self.vqgan.config, n, *decoder_hw),
+            text_encoders=max(memory.text_encoder_bytes(cfg["text_encoder"], 2, tokens),
+                              memory.text_encoder_bytes(cfg["decoder_text_encoder"], 2, tokens)),
+            prior=memory.unet_bytes(cfg["prior"], prior_batch, *prior_hw, clip_tokens=prior_tokens),
+            decoder=memory.unet_bytes(cfg["decoder"], decoder_batch, *decoder_hw, clip_tokens=cfg["decoder"]["clip_seq"]),
+            stage_a=memory.vqgan_decode_bytes(cfg["vqgan"], n, *decoder_hw),
         )
 
-    @staticmethod
-    def _describe_request(p: GenerationParams) -> str:
-        images = "1 image" if p.num_images_per_prompt == 1 else f"{p.num_images_per_prompt} images"
-        return f"{images} of {p.width}x{p.height}"
-
     def _check_memory(self, p: GenerationParams, need: memory.MemoryEstimate) -> None:
-        new = need.exceeding(self._held)
+        # Held networks keep their arenas between calls: only growth beyond the largest earlier
+        # request is new. In low_memory mode the stages run one at a time and free everything.
+        new = max(need.stages().values()) if self.low_memory else need.exceeding(self._held)
         available = memory.available_memory()
         if new > available:
             raise MemoryError(
-                f"{self._describe_request(p)} needs {need.describe()}, {memory.format_bytes(new)} of it not yet "
+                f"{_describe_request(p)} needs {need.describe()}, {memory.format_bytes(new)} of it not yet "
                 f"allocated, but only {memory.format_bytes(available)} is available; use a smaller width/height "
                 f"or fewer images per prompt")
 
-    def _encode(self, tokenizer: CLIPTokenizer, encoder: CLIPTextModelWithProjection, texts: List[str]):
+    @staticmethod
+    def _encode(tokenizer: CLIPTokenizer, encoder: CLIPTextModelWithProjection, texts: List[str]):
         tokens = tokenizer(texts)
         out = encoder(tokens["input_ids"], attention_mask=tokens["attention_mask"])
         return out.hidden_states, out.text_embeds[:, None, :]
 
-    def _denoise(self, unet: StableCascadeUNet, scheduler: DDPMWuerstchenScheduler, generator: Generator,
+    @staticmethod
+    def _denoise(unet: StableCascadeUNet, scheduler: DDPMWuerstchenScheduler, generator: Generator,
                  shape: Tuple[int, ...], steps: int, guidance: float, cond: Dict[str, np.ndarray],
                  progress, stage: str) -> np.ndarray:
         """The shared denoising loop of both stages; `cond` holds the (CFG-batched) conditioning."""
@@ -264,39 +358,43 @@ class Pipeline:
         self.last_seed = seed
         generator = Generator(seed)
         n = p.num_images_per_prompt
+        nets = self._nets
 
         # Stage C: text conditioning (positive first, negative second under CFG), then the prior loop.
         prior_cfg = p.prior_guidance_scale > 1.0
-        texts = [p.prompt, p.negative_prompt] if prior_cfg else [p.prompt]
-        hidden, pooled = self._encode(self.tokenizer, self.text_encoder, texts)
+        with nets["text_encoder"].use() as text_encoder:
+            hidden, pooled = self._encode(self.tokenizer, text_encoder,
+                                          [p.prompt, p.negative_prompt] if prior_cfg else [p.prompt])
         hidden = np.repeat(hidden, n, axis=0)
         pooled = np.repeat(pooled, n, axis=0)
-        clip_img = np.zeros((hidden.shape[0], 1, self.prior.config.get("clip_image_in_channels") or 768),
-                            np.float32)
         prior_hw = prior_latent_size(p.height, p.width, self.resolution_multiple)
-        prior_channels = self.prior.config["in_channels"]
-        image_embeddings = self._denoise(
-            self.prior, self.prior_scheduler, generator, (n, prior_channels) + prior_hw,
-            p.prior_num_inference_steps, p.prior_guidance_scale,
-            dict(clip_text_pooled=pooled, clip_text=hidden, clip_img=clip_img), progress, "prior")
+        with nets["prior"].use() as prior:
+            clip_img = np.zeros((hidden.shape[0], 1, prior.config.get("clip_image_in_channels") or 768), np.float32)
+            image_embeddings = self._denoise(
+                prior, self.prior_scheduler, generator, (n, prior.config["in_channels"]) + prior_hw,
+                p.prior_num_inference_steps, p.prior_guidance_scale,
+                dict(clip_text_pooled=pooled, clip_text=hidden, clip_img=clip_img), progress, "prior")
 
         # Stage B: the decoder re-encodes the prompt and keeps only the pooled embedding.
         dec_cfg = p.guidance_scale > 1.0
-        texts = [p.prompt, p.negative_prompt] if dec_cfg else [p.prompt]
-        _, dec_pooled = self._encode(self.decoder_tokenizer, self.decoder_text_encoder, texts)
+        with nets["decoder_text_encoder"].use() as text_encoder:
+            _, dec_pooled = self._encode(self.decoder_tokenizer, text_encoder,
+                                         [p.prompt, p.negative_prompt] if dec_cfg else [p.prompt])
         dec_pooled = np.repeat(dec_pooled, n, axis=0)
         effnet = image_embeddings
         if dec_cfg:
             effnet = np.concatenate([image_embeddings, np.zeros_like(image_embeddings)])
         dec_hw = decoder_latent_size(prior_hw, self.latent_dim_scale)
-        latents = self._denoise(
-            self.decoder, self.decoder_scheduler, generator, (n, self.decoder.config["in_channels"]) + dec_hw,
-            p.num_inference_steps, p.guidance_scale, dict(clip_text_pooled=dec_pooled, effnet=effnet),
-            progress, "decoder")
+        with nets["decoder"].use() as decoder:
+            latents = self._denoise(
+                decoder, self.decoder_scheduler, generator, (n, decoder.config["in_channels"]) + dec_hw,
+                p.num_inference_steps, p.guidance_scale, dict(clip_text_pooled=dec_pooled, effnet=effnet),
+                progress, "decoder")
 
         if stages is not None:
             stages["image_embeddings"] = image_embeddings
             stages["decoder_latents"] = latents
         # Stage A.
-        decoded = self.vqgan.decode(latents * np.float32(self.vqgan.scale_factor))
+        with nets["vqgan"].use() as vqgan:
+            decoded = vqgan.decode(latents * np.float32(vqgan.scale_factor))
         return to_uint8_images(decoded)

@@ -5,13 +5,12 @@ threads over awkward sizes (1, primes, sizes that are not multiples of any regis
 K = 0, strided rows) and every epilogue combination.
 """
 import math
-import os
 import subprocess
-import sys
 import threading
 
 import numpy as np
 import pytest
+from procutil import run_python
 
 from stable_cascade_c import _C
 
@@ -121,8 +120,9 @@ def test_sizes(kernel_threads, M, N, K):
 @pytest.mark.parametrize("alpha", [1.0, -0.75])
 @pytest.mark.parametrize("accumulate", [False, True])
 def test_epilogues(kernel_threads, act, bias, alpha, accumulate):
-    # K = 800 spans several K blocks of every kernel; M*N*K is large enough for 2 threads.
-    _check(41, 70, 800, bias=bias, act=act, alpha=alpha, accumulate=accumulate)
+    # K = 2100 spans several K blocks of every kernel (the longest block is 2048); M*N*K is
+    # large enough for 2 threads.
+    _check(30, 41, 2100, bias=bias, act=act, alpha=alpha, accumulate=accumulate)
     _check(9, 35, 0, bias=bias, act=act, alpha=alpha, accumulate=accumulate)
 
 
@@ -166,6 +166,10 @@ def test_strided_output_leaves_neighbours_alone():
     np.testing.assert_array_equal(big[:, 45:], before[:, 45:])
     ref = before[:, 5:45].astype(np.float64) + A.astype(np.float64) @ B.T.astype(np.float64)
     np.testing.assert_allclose(big[:, 5:45], ref, rtol=1e-5, atol=1e-4)
+    # accumulate=False writes over the window instead
+    _C._gemm_nt(A, B, out=big[:, 5:45], accumulate=False)
+    np.testing.assert_allclose(big[:, 5:45], A.astype(np.float64) @ B.T.astype(np.float64), rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(big[:, 45:], before[:, 45:])
 
 
 def test_non_contiguous_inputs_are_copied():
@@ -219,6 +223,8 @@ def test_errors():
     shared = np.zeros((3, 5), np.float32)
     with pytest.raises(ValueError, match="share memory"):
         _C._gemm_nt(shared[:, :4], B, out=shared)
+    with pytest.raises(ValueError, match="accumulate=True needs out"):
+        _C._gemm_nt(A, B, accumulate=True)
     with pytest.raises(ValueError, match="unknown or not supported"):
         _C._gemm_kernel("sse9")
 
@@ -238,8 +244,7 @@ def test_first_call_of_a_process_with_k0():
 
 
 def _run_fresh(code: str, env_extra: dict) -> subprocess.CompletedProcess:
-    env = dict(os.environ, **env_extra)
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    return run_python(code, env_extra)
 
 
 def test_env_var_selects_kernel_at_first_use():

@@ -16,7 +16,14 @@ DATA = os.path.join(os.path.dirname(__file__), "data", "pipeline")
 PRIOR = os.path.join(DATA, "stable-cascade-prior")
 DECODER = os.path.join(DATA, "stable-cascade")
 
-# The example of the API contract, at a size the tiny models run in a moment.
+# The example script of the API contract, its exact parameter dict (string values).
+CONTRACT_PARAMS = {
+    "prompt": "a chubby hamster climbing a mountain", "negative_prompt": "",
+    "prior_num_inference_steps": "20", "prior_guidance_scale": "4.0",
+    "num_inference_steps": "30", "guidance_scale": "0.0", "seed": "142753564",
+    "width": "1024", "height": "1024", "num_images_per_prompt": "1",
+}
+# The same at a size the tiny models run in a moment, for the behaviour tests.
 SCRIPT_PARAMS = {
     "prompt": "a chubby hamster climbing a mountain", "negative_prompt": "",
     "prior_num_inference_steps": "3", "prior_guidance_scale": "4.0",
@@ -33,23 +40,24 @@ def tiny_models(monkeypatch):
 
 
 def test_readme_script_runs_and_equals_the_pipeline(monkeypatch):
+    from PIL import Image
+
     shown = []
-    monkeypatch.setattr("PIL.Image.Image.show", lambda self, title=None: shown.append(self.size), raising=False)
+    monkeypatch.setattr(Image.Image, "show", lambda self, title=None: shown.append(self.size))
     wf = Workflow()
     algo = wf.add_task(name="infer_stable_cascade", auto_connect=False)
-    algo.set_parameters(SCRIPT_PARAMS)
+    algo.set_parameters(CONTRACT_PARAMS)
     out = io.StringIO()
     with redirect_stdout(out):
         wf.run()
     image = algo.get_output(0).get_image()
-    assert image.dtype == np.uint8 and image.shape == (256, 256, 3)
+    assert image.dtype == np.uint8 and image.shape == (1024, 1024, 3)
     assert "Seed:\t142753564" in out.getvalue()
-    want = sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu")(SCRIPT_PARAMS)[0]
+    want = sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu")(CONTRACT_PARAMS, progress=False)[0]
     np.testing.assert_array_equal(image, want)
     assert algo.get_output(1) is None
-    pytest.importorskip("PIL")
     display(image)
-    assert shown == [(256, 256)]
+    assert shown == [(1024, 1024)]
 
 
 def test_get_parameters_are_strings_with_ikomia_round_trip():

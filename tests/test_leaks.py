@@ -65,7 +65,7 @@ def one_kernel_thread():
 
 
 def test_repeated_generation(pipe):
-    assert_flat(rss_growth(lambda: pipe(PARAMS)))
+    assert_flat(rss_growth(lambda: pipe(PARAMS, progress=False)))
 
 
 def test_repeated_interrupted_generation(pipe):
@@ -83,7 +83,7 @@ def test_repeated_interrupted_generation(pipe):
 def test_repeated_failing_requests(pipe):
     def call():
         with pytest.raises(ValueError):
-            pipe(PARAMS, guidance_scale="nan")
+            pipe(PARAMS, progress=False, guidance_scale="nan")
         with pytest.raises(ValueError):
             pipe.decoder.forward_prepared(pipe.decoder.prepare([[[0.0] * 16]]), [[[[0.0]]]], [0.5])
         with pytest.raises(ValueError):
@@ -95,7 +95,7 @@ def test_repeated_failing_requests(pipe):
 def test_repeated_loading():
     def load_and_run():
         pipe = sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu")
-        pipe(PARAMS, width=128, height=128, num_images_per_prompt=1)
+        pipe(PARAMS, progress=False, width=128, height=128, num_images_per_prompt=1)
 
     # Loading maps and converts ~10 MB of weights per pipeline; glibc keeps a few MB of freed
     # blocks around in steps (seen: 0, 1.5 and 3.9 MB, then flat for 60 more loads), so a leak of

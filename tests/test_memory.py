@@ -1,9 +1,9 @@
 """The host-memory estimate of a request (stable_cascade_c.memory) and the Pipeline's check of it.
 
 The estimate must be an upper bound of what a call really allocates and not wildly above it:
-measured as the peak resident set size a first call adds (ru_maxrss after the call minus the RSS
-before it, in a fresh process so that nothing earlier set the peak), on the tiny models at sizes
-where the activations (tens of MB) dwarf the allocator's noise (a few MB).
+measured as the peak resident set size a first call adds (the kernel's peak RSS, VmHWM, reset
+just before the call, minus the RSS then), in a fresh process, on the tiny models at sizes where
+the activations (tens of MB) dwarf the allocator's noise (a few MB).
 """
 import json
 import os
@@ -23,15 +23,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PARAMS = json.loads(str(REF["no_cfg/params"]))
 
 MEASURE = r"""
-import json, os, resource, sys
+import json, sys
 import stable_cascade_c as sc
 from stable_cascade_c.params import parse_params
+def status(key):  # kB values of /proc/self/status
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key + ":"))
 prior, decoder, request = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 pipe = sc.Pipeline.from_pretrained(prior=prior, decoder=decoder, device="cpu")
-rss = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-pipe(request)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"added": peak - rss, "estimate": pipe.memory_estimate(parse_params(request)).total}))
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # peak RSS := current RSS (ru_maxrss would include the parent's RSS at fork)
+rss = status("VmRSS")
+pipe(request, progress=False)
+print(json.dumps({"added": status("VmHWM") - rss, "estimate": pipe.memory_estimate(parse_params(request)).total}))
 """
 
 
@@ -59,22 +63,22 @@ def test_request_beyond_available_memory_is_refused_before_allocating(pipe, monk
     monkeypatch.setattr(memory, "available_memory", lambda: 1 << 20)
     with pytest.raises(MemoryError, match=r"1 image of 128x256 needs about .* MiB of host memory \(text encoders "
                                           r".*prior .*decoder .*Stage A .*\), .* but only 1.0 MiB is available"):
-        pipe(PARAMS)
+        pipe(PARAMS, progress=False)
     assert pipe._held is None, "nothing ran"
     monkeypatch.undo()
-    assert len(pipe(PARAMS)) == 1
+    assert len(pipe(PARAMS, progress=False)) == 1
 
 
 def test_memory_the_stages_already_hold_is_not_counted_again(pipe, monkeypatch):
-    pipe(PARAMS)  # the arenas now hold what this size needs
+    pipe(PARAMS, progress=False)  # the arenas now hold what this size needs
     monkeypatch.setattr(memory, "available_memory", lambda: 0)
-    assert len(pipe(PARAMS)) == 1
-    assert len(pipe(PARAMS, width=128, height=128)) == 1
+    assert len(pipe(PARAMS, progress=False)) == 1
+    assert len(pipe(PARAMS, progress=False, width=128, height=128)) == 1
     with pytest.raises(MemoryError, match="1 image of 256x256 needs"):
-        pipe(PARAMS, width=256, height=256)
+        pipe(PARAMS, progress=False, width=256, height=256)
     pipe.check_memory = False
     try:
-        assert pipe(PARAMS, width=256, height=256)[0].shape == (256, 256, 3)
+        assert pipe(PARAMS, progress=False, width=256, height=256)[0].shape == (256, 256, 3)
     finally:
         pipe.check_memory = True
 
@@ -82,12 +86,12 @@ def test_memory_the_stages_already_hold_is_not_counted_again(pipe, monkeypatch):
 def test_too_large_size_says_what_it_would_need(pipe):
     with pytest.raises(SizeError, match=r"^width must be between 128 and 4096, got 1000000; 1 image of 1000000x256 "
                                         r"would need about [\d.]+ GiB of host memory \(text encoders"):
-        pipe(PARAMS, width=10**6)
+        pipe(PARAMS, progress=False, width=10**6)
     with pytest.raises(SizeError, match=r"2 images of 8192x8192 would need about [\d.]+ GiB"):
-        pipe(PARAMS, width=8192, height=8192, num_images_per_prompt=2)
+        pipe(PARAMS, progress=False, width=8192, height=8192, num_images_per_prompt=2)
     with pytest.raises(SizeError, match=r"^height must be between 128 and 4096, got 0$"):
-        pipe(PARAMS, height=0)
-    assert len(pipe(PARAMS)) == 1
+        pipe(PARAMS, progress=False, height=0)
+    assert len(pipe(PARAMS, progress=False)) == 1
 
 
 def test_estimate_of_the_published_models():

@@ -4,6 +4,8 @@ import os
 import nbformat
 from nbclient import NotebookClient
 
+from procutil import package_env
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "tests", "data", "pipeline")
 
@@ -15,6 +17,8 @@ def test_notebook_runs_clean(monkeypatch, tmp_path):
     monkeypatch.setenv("SC_NOTEBOOK_SIZE", "256")
     monkeypatch.setenv("SC_NOTEBOOK_PRIOR_STEPS", "2")
     monkeypatch.setenv("SC_NOTEBOOK_STEPS", "2")
+    # The kernel is a separate process: let it import the same build as this test process.
+    monkeypatch.setenv("PYTHONPATH", package_env()["PYTHONPATH"])
     nb = nbformat.read(os.path.join(ROOT, "notebooks", "stable_cascade.ipynb"), as_version=4)
     client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
     client.execute()

@@ -672,3 +672,11 @@ def test_binding_argument_errors():
         _C.op_add(_x4, _x4, bogus=1)
     with pytest.raises(TypeError):
         _C.op_add(_x4, _x4, out=np.zeros((1, 4, 4, 3), np.float64))
+
+
+def test_repeat_returns_the_output_and_the_time_per_call(rng):
+    x, w = f32(rng.standard_normal((8, 5))), f32(rng.standard_normal((3, 5)))
+    y, seconds = _C.op_linear(x, w, repeat=3)
+    assert np.array_equal(y, _C.op_linear(x, w)) and seconds > 0
+    with pytest.raises(ValueError, match="repeat"):
+        _C.op_linear(x, w, repeat=0)

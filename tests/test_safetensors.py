@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 import st_writer as W
-from stable_cascade_c import _C
 from stable_cascade_c.safetensors import Weights, load_file, open_weights, safe_open, validate_bytes
 
 RNG = np.random.default_rng(1234)

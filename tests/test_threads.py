@@ -86,21 +86,21 @@ def test_gil_is_released_while_a_network_computes(pipe, network, one_kernel_thre
 
 
 def test_gil_is_released_during_a_whole_generation(pipe, one_kernel_thread):
-    ticks, seconds = python_ticks_during(lambda: pipe(NO_CFG, width=512, height=512))
+    ticks, seconds = python_ticks_during(lambda: pipe(NO_CFG, progress=False, width=512, height=512))
     assert ticks >= 0.3 * seconds * 1000, (ticks, seconds)
 
 
 def test_two_pipelines_in_two_threads_give_the_sequential_results():
     a = sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu")
     b = sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu")
-    sequential = {"a": a(NO_CFG), "b": b(TWO_IMAGES)}
+    sequential = {"a": a(NO_CFG, progress=False), "b": b(TWO_IMAGES, progress=False)}
     results = {"a": [], "b": []}
     errors = []
 
     def run(name, pipe, params):
         try:
             for _ in range(3):
-                results[name].append(pipe(params))
+                results[name].append(pipe(params, progress=False))
         except BaseException as exc:  # reported below: a failing thread must fail the test
             errors.append(exc)
 
@@ -139,14 +139,14 @@ def test_a_concurrent_call_on_one_pipeline_is_refused(pipe):
     try:
         assert inside.wait(30)
         with pytest.raises(RuntimeError, match="already generating in another thread; use one Pipeline per thread"):
-            pipe(NO_CFG)
+            pipe(NO_CFG, progress=False)
     finally:
         release.set()
         thread.join()
     assert not errors, errors
     want = REF["no_cfg/images"][0]
     assert np.abs(result[0].astype(int) - want.astype(int)).max() <= 2
-    np.testing.assert_array_equal(pipe(NO_CFG)[0], result[0])
+    np.testing.assert_array_equal(pipe(NO_CFG, progress=False)[0], result[0])
 
 
 def test_switch_interval_is_untouched():

@@ -1,5 +1,4 @@
 """Weight discovery: explicit folders, environment variables, the Hugging Face cache layout."""
-import os
 
 import pytest
 

@@ -57,20 +57,18 @@ class InferStableCascadeParam:
                     native[key] = int(value)
                 elif key in _FLOAT_KEYS:
                     native[key] = float(value)
-                elif key != "cuda":
+                elif key == "cuda":
+                    cuda = strtobool(value)
+                else:
                     native[key] = str(value)
             except ValueError as exc:
-                raise ValueError(f"{key}: {exc}") from None
+                raise ValueError(f"{key}={value!r}: {exc}") from None
         for key in ("width", "height"):
             floored = native[key] // 128 * 128
             if floored != native[key]:
                 print(f"Updating {key} to {floored} to be a multiple of 128")
                 native[key] = floored
         checked = parse_params(native)
-        try:
-            cuda = strtobool(values["cuda"])
-        except ValueError as exc:
-            raise ValueError(f"cuda: {exc}") from None
         for key, value in vars(checked).items():
             setattr(self, key, value)
         self.cuda = cuda

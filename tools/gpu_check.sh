@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The one GPU check: build the CUDA extension in place, run every test marked `cuda`, run a
+# compute-sanitizer memcheck over the small op tests, run the op benchmark, and print one
+# Markdown report (also written to $OUT/gpu_check.md with the logs beside it).
+#
+# For the GPU machine (H100/H200: nvcc, python3 with numpy/pytest/torch, no internet):
+#     bash tools/gpu_check.sh            # about 5-8 minutes on an H100
+# Environment:
+#     SC_CUDA_ARCHS   SM list to build (default "90": the card at hand; CI builds 80 86 89 90)
+#     SC_COMMIT       commit to name in the report when the tree has no .git
+#     GPU_CHECK_SANITIZE=0   skip the compute-sanitizer step
+#     OUT             folder for the report and logs (default ./gpu_check_out)
+set -u -o pipefail
+cd "$(dirname "$0")/.."
+OUT_DIR=${OUT:-$PWD/gpu_check_out}
+mkdir -p "$OUT_DIR"
+REPORT="$OUT_DIR/gpu_check.md"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+PY=${PYTHON:-python3}
+: >"$REPORT"
+say() { echo "$*" | tee -a "$REPORT"; }
+elapsed() { echo $(($(date +%s) - $1)); }
+
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo "${SC_COMMIT:-unknown}")
+say "# GPU check $(date -u +%Y-%m-%dT%H:%MZ), commit $commit"
+say ""
+say '```'
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee -a "$REPORT"
+(nvcc --version | tail -n 1) 2>&1 | tee -a "$REPORT"
+$PY -c 'import sys, numpy; print("python", sys.version.split()[0], "numpy", numpy.__version__)' 2>&1 | tee -a "$REPORT"
+$PY -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' 2>&1 | tail -n 1 | tee -a "$REPORT"
+say '```'
+
+# ---- build ----
+t0=$(date +%s)
+SC_CUDA=1 SC_CUDA_ARCHS="${SC_CUDA_ARCHS:-90}" $PY setup.py build_ext --inplace --force >"$OUT_DIR/build.log" 2>&1
+build_rc=$?
+build_s=$(elapsed "$t0")
+warnings=$(grep -i "warning" "$OUT_DIR/build.log" | grep -cE "cuda/|csrc/")
+info=$($PY -c 'import stable_cascade_c as sc; i = sc.build_info(); print(i["cuda_compiled"], i["cuda_runtime_available"], (i["cuda_device"] or {}).get("name"))' 2>&1 | tail -n 1)
+say ""
+say "| step | result | seconds |"
+say "|---|---|---:|"
+say "| build (rc $build_rc, $warnings warning lines) | cuda_compiled, gpu usable, device: $info | $build_s |"
+if [ "$build_rc" -ne 0 ]; then
+    say ""
+    say "Build failed; last lines of build.log:"
+    say '```'
+    tail -n 30 "$OUT_DIR/build.log" | tee -a "$REPORT"
+    say '```'
+    exit 1
+fi
+grep -i "warning" "$OUT_DIR/build.log" | grep -E "cuda/|csrc/" | head -n 40 >"$OUT_DIR/build_warnings.txt"
+
+# ---- tests marked cuda ----
+timeout_flag=""
+$PY -c 'import pytest_timeout' 2>/dev/null && timeout_flag="--timeout=300"
+t0=$(date +%s)
+$PY -m pytest -q -m cuda tests -p no:cacheprovider --continue-on-collection-errors $timeout_flag \
+    --junitxml="$OUT_DIR/junit.xml" >"$OUT_DIR/pytest.log" 2>&1
+test_rc=$?
+say "| pytest -m cuda (rc $test_rc) | $(tail -n 1 "$OUT_DIR/pytest.log") | $(elapsed "$t0") |"
+
+# ---- compute-sanitizer over the small op tests ----
+if [ "${GPU_CHECK_SANITIZE:-1}" = "1" ] && command -v compute-sanitizer >/dev/null; then
+    t0=$(date +%s)
+    timeout 240 compute-sanitizer --tool memcheck --error-exitcode 99 --print-limit 20 \
+        $PY -m pytest -q -x -p no:cacheprovider tests/test_cuda_ops.py \
+        -k "not bands and not banded and not stage_c and not round_trip and not allocation" \
+        >"$OUT_DIR/sanitizer.log" 2>&1
+    san_rc=$?
+    san_errors=$(grep -c "Invalid\|out of bounds\|misaligned" "$OUT_DIR/sanitizer.log")
+    say "| compute-sanitizer memcheck, small op tests (rc $san_rc) | $san_errors error lines; $(grep -E "passed|failed" "$OUT_DIR/sanitizer.log" | tail -n 1) | $(elapsed "$t0") |"
+fi
+
+# ---- per-file results ----
+say ""
+$PY - "$OUT_DIR/junit.xml" <<'EOF' | tee -a "$REPORT"
+import collections, sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except (OSError, ET.ParseError) as e:
+    print(f"(no junit report: {e})")
+    raise SystemExit
+rows = collections.defaultdict(lambda: collections.Counter())
+failures = []
+for case in root.iter("testcase"):
+    parts = case.get("classname", "?").split(".")
+    f = next((p for p in parts if p.startswith("test_")), ".".join(parts))
+    kind = "passed"
+    for tag in ("failure", "error", "skipped"):
+        node = case.find(tag)
+        if node is not None:
+            kind = tag
+            if tag != "skipped":
+                msg = (node.get("message") or "").splitlines()
+                failures.append(f"{f}::{case.get('name')}: {msg[0][:160] if msg else tag}")
+    rows[f][kind] += 1
+    rows[f]["seconds"] += float(case.get("time", 0))
+print("| test file | passed | failed | errors | skipped | seconds |")
+print("|---|---:|---:|---:|---:|---:|")
+for f, c in sorted(rows.items()):
+    print(f"| {f} | {c['passed']} | {c['failure']} | {c['error']} | {c['skipped']} | {c['seconds']:.1f} |")
+if failures:
+    print("\nFailures (first 40):\n")
+    for line in failures[:40]:
+        print(f"- {line}")
+EOF
+
+# ---- benchmark ----
+say ""
+t0=$(date +%s)
+timeout 180 $PY tools/bench_cuda_ops.py --repeat 20 2>&1 | tee "$OUT_DIR/bench.log" | tee -a "$REPORT"
+say ""
+say "benchmark: $(elapsed "$t0") s"
+echo "report: $REPORT"

@@ -57,13 +57,18 @@ sc_status sc_unet_config_validate(const sc_unet_config *cfg)
         if (c < 1 || c > MAX_CHANNELS)
             return sc_set_error(SC_ERR_VALUE, "UNet config: block_out_channels[%d] must be between 1 and %d, got %d",
                                 i, MAX_CHANNELS, c);
-        if (cfg->down_layers[i] < 0 || cfg->up_layers[i] < 0 || cfg->down_layers[i] > MAX_LAYERS ||
-            cfg->up_layers[i] > MAX_LAYERS)
-            return sc_set_error(SC_ERR_VALUE, "UNet config: layer counts must be between 0 and %d (level %d)",
-                                MAX_LAYERS, i);
-        if (cfg->down_repeats[i] > MAX_REPEATS || cfg->up_repeats[i] > MAX_REPEATS)
-            return sc_set_error(SC_ERR_VALUE, "UNet config: blocks_repeat_mappers must be at most %d (level %d)",
-                                MAX_REPEATS, i);
+        if (cfg->down_layers[i] < 0 || cfg->down_layers[i] > MAX_LAYERS)
+            return sc_set_error(SC_ERR_VALUE, "UNet config: down_num_layers_per_block[%d] must be between 0 and %d, "
+                                "got %d", i, MAX_LAYERS, cfg->down_layers[i]);
+        if (cfg->up_layers[i] < 0 || cfg->up_layers[i] > MAX_LAYERS)
+            return sc_set_error(SC_ERR_VALUE, "UNet config: up_num_layers_per_block[%d] must be between 0 and %d, "
+                                "got %d", i, MAX_LAYERS, cfg->up_layers[i]);
+        if (cfg->down_repeats[i] > MAX_REPEATS)
+            return sc_set_error(SC_ERR_VALUE, "UNet config: down_blocks_repeat_mappers[%d] must be at most %d, got %d",
+                                i, MAX_REPEATS, cfg->down_repeats[i]);
+        if (cfg->up_repeats[i] > MAX_REPEATS)
+            return sc_set_error(SC_ERR_VALUE, "UNet config: up_blocks_repeat_mappers[%d] must be at most %d, got %d",
+                                i, MAX_REPEATS, cfg->up_repeats[i]);
         if (cfg->n_types[i] < 0 || cfg->n_types[i] > SC_UNET_MAX_BLOCK_TYPES)
             return sc_set_error(SC_ERR_VALUE, "UNet config: block_types_per_layer[%d] must have at most %d entries",
                                 i, SC_UNET_MAX_BLOCK_TYPES);

@@ -135,8 +135,11 @@ def test_sigint_during_a_stage(pipe, stage_name, n, how, request, monkeypatch):
         interrupt.finish()
         sys.setswitchinterval(interval)
         monkeypatch.undo()
-    assert stage.sent_during == n, "the signal came while call n ran"
-    assert stage.calls == n, "no further step of the stage ran"
+    # The helper is woken as call n starts and sends once the main thread releases the GIL: nearly
+    # always inside call n's computation; on a loaded machine the main thread may finish that call
+    # before the helper runs and the signal lands in a later one. Either way the stage stops there.
+    assert stage.sent_during is not None and stage.sent_during >= n
+    assert stage.calls == stage.sent_during, "no step of the stage started after the signal"
     assert_reference_images(pipe)
 
 

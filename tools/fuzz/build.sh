@@ -10,7 +10,7 @@ FLAGS="-std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover
 FLAGS="$FLAGS -D_GNU_SOURCE -Wall -Wextra -I$ROOT/csrc"
 JSON_SRC="$ROOT/csrc/sc_json.c $ROOT/csrc/sc_strmap.c $ROOT/csrc/sc_status.c"
 TOKENIZER_SRC="$ROOT/csrc/sc_tokenizer.c $ROOT/csrc/sc_tokenizer_files.c $ROOT/csrc/sc_bpe.c $ROOT/csrc/sc_unicode.c"
-TOKENIZER_SRC="$TOKENIZER_SRC $ROOT/csrc/sc_unicode_tables.c"
+TOKENIZER_SRC="$TOKENIZER_SRC $ROOT/csrc/sc_unicode_tables.c $ROOT/csrc/sc_file.c"
 # shellcheck disable=SC2086 # word splitting of the flag/source lists is intended
 $CC $FLAGS "$ROOT/tools/fuzz/fuzz_json.c" $JSON_SRC -o "$OUT/fuzz_json"
 # shellcheck disable=SC2086

@@ -56,8 +56,9 @@ def pipe():
 @pytest.fixture(autouse=True)
 def one_kernel_thread():
     """Single-threaded kernels: 20 calls stay fast also on a loaded machine (where spinning OpenMP
-    threads slow small calls down 10-50x). The arenas and the shared scratch pool allocate the same
-    way with any thread count; the other tests and the sanitizer run cover the threaded paths."""
+    threads slow small calls down 10-50x). The arenas and the shared scratch pool grow on the first
+    pass and are reused after it at any thread count; the other tests and the sanitizer run cover
+    the threaded paths."""
     before = sc.get_num_threads()
     sc.set_num_threads(1)
     yield

@@ -151,3 +151,37 @@ def test_a_concurrent_call_on_one_pipeline_is_refused(pipe):
 
 def test_switch_interval_is_untouched():
     assert sys.getswitchinterval() == pytest.approx(0.005)
+
+
+@pytest.mark.parametrize("network", ["prior", "decoder", "stage_a", "text_encoder"])
+def test_one_network_shared_by_threads(pipe, network):
+    """Below the pipeline, a network used from several threads at once either serializes the
+    calls (the UNets and Stage A hold a lock around their arena) or refuses the second one (the
+    text encoder: RuntimeError); every result that comes back equals the sequential one."""
+    call = network_calls(pipe)[network]
+    want = call()
+    results, errors = [], []
+
+    def run():
+        for _ in range(3):
+            try:
+                results.append(call())
+            except RuntimeError as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) + len(errors) == 9
+    if network != "text_encoder":
+        assert not errors
+    assert all("already running a forward pass in another thread" in str(e) for e in errors)
+    def arrays(result):  # the text encoder returns a dataclass of arrays
+        return [result.hidden_states, result.last_hidden_state, result.text_embeds] if network == "text_encoder" \
+            else [result]
+
+    for got in results:
+        for g, w in zip(arrays(got), arrays(want)):
+            np.testing.assert_array_equal(g, w)

@@ -301,7 +301,8 @@ TOKENIZER_BREAKS = [
     ("tokenizer_config.json", b'{"model_max_length": "77", "padding_side": 7}', ValueError),
     ("tokenizer_config.json", b'{"bos_token": {"content": 5}}', ValueError),
     ("tokenizer_config.json", b'{"added_tokens_decoder": {"-1": {"content": "x"}}}', ValueError),
-    ("special_tokens_map.json", b"[]", ValueError),
+    ("tokenizer_config.json", b'{"added_tokens_decoder": {}, "pad_token": ""}', ValueError),  # fuzzer find
+    ("special_tokens_map.json", b"[]", ValueError), ("special_tokens_map.json", b'{"eos_token": null}', ValueError),
 ]
 
 

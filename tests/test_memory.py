@@ -124,3 +124,18 @@ def test_available_memory_is_a_plausible_byte_count():
                                     (3 << 50, "3072.0 TiB")])
 def test_format_bytes(n, text):
     assert memory.format_bytes(n) == text
+
+
+def test_low_memory_pipeline_checks_its_largest_stage(monkeypatch):
+    """A low_memory pipeline knows its networks' configs without loading them, and needs the
+    largest stage at a time (each stage frees its network and arena when it ends)."""
+    pipe = sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu", low_memory=True)
+    need = pipe.memory_estimate(parse_params(PARAMS))
+    assert need == sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu").memory_estimate(
+        parse_params(PARAMS))
+    largest = max(need.stages().values())
+    monkeypatch.setattr(memory, "available_memory", lambda: largest - 1)
+    with pytest.raises(MemoryError, match="needs about"):
+        pipe(PARAMS, progress=False)
+    monkeypatch.setattr(memory, "available_memory", lambda: largest)
+    assert len(pipe(PARAMS, progress=False)) == 1

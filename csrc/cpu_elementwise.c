@@ -7,12 +7,12 @@
 static sc_status check_same(const char *op, const sc_tensor *out, const sc_tensor *a, const char *a_name,
                             const sc_tensor *b, const char *b_name)
 {
-    SC_TRY(cpu_check_f32(out, op, "out", -1));
-    SC_TRY(cpu_check_f32(a, op, a_name, -1));
-    SC_TRY(cpu_check_shape(a, op, a_name, out->ndim, out->shape));
+    SC_TRY(sc_opcheck_act(sc_cpu_backend(), out, op, "out", -1));
+    SC_TRY(sc_opcheck_act(sc_cpu_backend(), a, op, a_name, -1));
+    SC_TRY(sc_opcheck_shape(a, op, a_name, out->ndim, out->shape));
     if (b) {
-        SC_TRY(cpu_check_f32(b, op, b_name, -1));
-        SC_TRY(cpu_check_shape(b, op, b_name, out->ndim, out->shape));
+        SC_TRY(sc_opcheck_act(sc_cpu_backend(), b, op, b_name, -1));
+        SC_TRY(sc_opcheck_shape(b, op, b_name, out->ndim, out->shape));
     }
     return SC_OK;
 }
@@ -31,7 +31,7 @@ sc_status cpu_activation(sc_backend *be, sc_tensor *out, const sc_tensor *x, sc_
     (void)be;
     SC_TRY(check_same("activation", out, x, "x", NULL, NULL));
     const sc_epilogue ep = {act, 1.0f, 0};
-    SC_TRY(cpu_check_epilogue(ep, "activation"));
+    SC_TRY(sc_opcheck_epilogue(ep, "activation"));
     const float *xp = x->data;
     float *o = out->data;
     const int64_t n = sc_tensor_numel(out), chunks = (n + ACT_CHUNK - 1) / ACT_CHUNK;
@@ -102,10 +102,10 @@ sc_status cpu_scale_shift(sc_backend *be, sc_tensor *out, const sc_tensor *x, co
         return sc_set_error(SC_ERR_VALUE, "%s: x must be [B, ..., C], got %d dims", op, x->ndim);
     const int64_t B = x->shape[0], C = x->shape[x->ndim - 1];
     const int64_t bc[2] = {B, C};
-    SC_TRY(cpu_check_f32(a, op, "a", 2));
-    SC_TRY(cpu_check_shape(a, op, "a", 2, bc));
-    SC_TRY(cpu_check_f32(b, op, "b", 2));
-    SC_TRY(cpu_check_shape(b, op, "b", 2, bc));
+    SC_TRY(sc_opcheck_act(sc_cpu_backend(), a, op, "a", 2));
+    SC_TRY(sc_opcheck_shape(a, op, "a", 2, bc));
+    SC_TRY(sc_opcheck_act(sc_cpu_backend(), b, op, "b", 2));
+    SC_TRY(sc_opcheck_shape(b, op, "b", 2, bc));
     const int64_t rows_per_batch = B ? sc_tensor_rows(x) / B : 0;
     const int64_t rows = B * rows_per_batch;
     const float *xp = x->data, *ap = a->data, *bp = b->data;
@@ -126,10 +126,10 @@ sc_status cpu_add_channel_vector(sc_backend *be, sc_tensor *out, const sc_tensor
 {
     (void)be;
     const char *op = "add_channel_vector";
-    SC_TRY(cpu_check_f32(out, op, "out", -1));
+    SC_TRY(sc_opcheck_act(sc_cpu_backend(), out, op, "out", -1));
     const int64_t C = out->shape[out->ndim - 1];
-    SC_TRY(cpu_check_f32(v, op, "v", 1));
-    SC_TRY(cpu_check_shape(v, op, "v", 1, &C));
+    SC_TRY(sc_opcheck_act(sc_cpu_backend(), v, op, "v", 1));
+    SC_TRY(sc_opcheck_shape(v, op, "v", 1, &C));
     const int64_t rows = sc_tensor_rows(out);
     const float *vp = v->data;
     float *o = out->data;

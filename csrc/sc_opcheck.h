@@ -1,6 +1,6 @@
 /* Argument checks for op implementations, parameterized by the backend's device and dtype.
  * Every check sets a ValueError that names the op and the argument ("linear: w must be ...").
- * The CUDA backend uses them; they are backend-neutral so others can too. */
+ * Both backends (cpu_*.c, cuda_ops_*.c) validate their arguments with these. */
 #ifndef SC_OPCHECK_H
 #define SC_OPCHECK_H
 

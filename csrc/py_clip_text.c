@@ -15,7 +15,12 @@ static int config_int(PyObject *config, const char *key, int64_t *out)
         PyErr_Format(PyExc_ValueError, "CLIP text config: '%s' must be an integer", key);
         return -1;
     }
-    long long x = PyLong_AsLongLong(v);
+    int overflow;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow) {
+        PyErr_Format(PyExc_ValueError, "CLIP text config: '%s' is out of range: %R", key, v);
+        return -1;
+    }
     if (x == -1 && PyErr_Occurred())
         return -1;
     *out = (int64_t)x;

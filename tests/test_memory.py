@@ -7,8 +7,6 @@ the activations (tens of MB) dwarf the allocator's noise (a few MB).
 """
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -17,9 +15,9 @@ from stable_cascade_c import memory
 from stable_cascade_c.params import SizeError, parse_params
 from stable_cascade_c.unet import normalize_config
 from stable_cascade_c.vqgan import DEFAULT_CONFIG
+from procutil import run_python
 from test_pipeline import DECODER, PRIOR, REF
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PARAMS = json.loads(str(REF["no_cfg/params"]))
 
 MEASURE = r"""
@@ -51,8 +49,7 @@ def pipe():
 ], ids=["one_image", "three_images_cfg"])
 def test_estimate_bounds_the_memory_a_call_adds(request_):
     request_ = dict(PARAMS, prior_num_inference_steps=1, num_inference_steps=1, **request_)
-    out = subprocess.run([sys.executable, "-c", MEASURE, PRIOR, DECODER, json.dumps(request_)], capture_output=True,
-                         text=True, check=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
+    out = run_python(MEASURE, args=[PRIOR, DECODER, json.dumps(request_)], timeout=300, check=True)
     got = json.loads(out.stdout)
     # An upper bound, and within 3x (it was 1.7-1.9x when written: the formulas count every buffer
     # that may be alive at once, the allocator reuses some).

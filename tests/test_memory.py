@@ -51,7 +51,7 @@ def test_estimate_bounds_the_memory_a_call_adds(request_):
     request_ = dict(PARAMS, prior_num_inference_steps=1, num_inference_steps=1, **request_)
     out = run_python(MEASURE, args=[PRIOR, DECODER, json.dumps(request_)], timeout=300, check=True)
     got = json.loads(out.stdout)
-    # An upper bound, and within 3x (it was 1.7-1.9x when written: the formulas count every buffer
+    # An upper bound, and within 3x (it was 1.6x when written: the formulas count every buffer
     # that may be alive at once, the allocator reuses some).
     assert got["added"] <= got["estimate"] <= 3 * got["added"], got
 

@@ -75,6 +75,20 @@ def to_uint8_images(decoded: np.ndarray) -> List[np.ndarray]:
     return [np.ascontiguousarray(img) for img in x]
 
 
+class NonFiniteError(FloatingPointError):
+    """NaN or Inf appeared in a stage's output (corrupt weights, or weights of another model)."""
+
+
+def check_finite(x: np.ndarray, where: str) -> None:
+    """Raise NonFiniteError naming `where` when `x` holds NaN or Inf (instead of letting it
+    turn into a silently black image)."""
+    finite = np.isfinite(x)
+    if not finite.all():
+        bad = int(finite.size - np.count_nonzero(finite))
+        raise NonFiniteError(f"{where} produced {bad} NaN/Inf value(s) out of {finite.size}; "
+                             "the weights are probably corrupt or belong to another model")
+
+
 def _describe_request(p: GenerationParams) -> str:
     images = "1 image" if p.num_images_per_prompt == 1 else f"{p.num_images_per_prompt} images"
     return f"{images} of {p.width}x{p.height}"
@@ -349,6 +363,7 @@ class Pipeline:
             else:
                 eps = unet.forward_prepared(prepared, latents, ratio)
             latents = scheduler.step(eps, ratio, latents, generator=generator)
+            check_finite(latents, f"{stage} step {i + 1}/{len(timesteps)}")
             if progress:
                 progress(stage, i + 1, len(timesteps))
         return latents
@@ -365,6 +380,7 @@ class Pipeline:
         with nets["text_encoder"].use() as text_encoder:
             hidden, pooled = self._encode(self.tokenizer, text_encoder,
                                           [p.prompt, p.negative_prompt] if prior_cfg else [p.prompt])
+        check_finite(hidden, "the prior's text encoder")
         hidden = np.repeat(hidden, n, axis=0)
         pooled = np.repeat(pooled, n, axis=0)
         prior_hw = prior_latent_size(p.height, p.width, self.resolution_multiple)
@@ -380,6 +396,7 @@ class Pipeline:
         with nets["decoder_text_encoder"].use() as text_encoder:
             _, dec_pooled = self._encode(self.decoder_tokenizer, text_encoder,
                                          [p.prompt, p.negative_prompt] if dec_cfg else [p.prompt])
+        check_finite(dec_pooled, "the decoder's text encoder")
         dec_pooled = np.repeat(dec_pooled, n, axis=0)
         effnet = image_embeddings
         if dec_cfg:
@@ -397,4 +414,5 @@ class Pipeline:
         # Stage A.
         with nets["vqgan"].use() as vqgan:
             decoded = vqgan.decode(latents * np.float32(vqgan.scale_factor))
+        check_finite(decoded, "Stage A (vqgan)")
         return to_uint8_images(decoded)

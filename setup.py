@@ -34,6 +34,8 @@ ARCHS = os.environ.get("SC_CUDA_ARCHS", "80 86 89 90").split()
 
 c_sources = sorted(os.path.join("csrc", f) for f in os.listdir(os.path.join(HERE, "csrc")) if f.endswith(".c"))
 cu_sources = sorted(os.path.join("cuda", f) for f in os.listdir(os.path.join(HERE, "cuda")) if f.endswith(".cu"))
+# A changed header rebuilds the C sources too (distutils only compares the .c files otherwise).
+c_headers = sorted(os.path.join("csrc", f) for f in os.listdir(os.path.join(HERE, "csrc")) if f.endswith(".h"))
 
 cflags = ["-std=c11", "-Wall", "-Wextra", "-fopenmp", "-fno-strict-aliasing", "-D_GNU_SOURCE"]
 ldflags = ["-fopenmp"]
@@ -115,6 +117,7 @@ class BuildExt(build_ext):
 ext = Extension(
     "stable_cascade_c._C",
     sources=c_sources,
+    depends=c_headers,
     include_dirs=include_dirs,
     define_macros=macros,
     library_dirs=library_dirs,

@@ -7,16 +7,13 @@
 #if defined(SC_GEMM_HAVE_X86)
 #include <immintrin.h>
 
-#define SC_VW 8
-#define SC_VTARGET __attribute__((target("avx2,fma")))
-#define SC_VFMA(a, b, c) ((sc_vf)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
-#include "cpu_gemm_vstore.h"
+#include "cpu_gemm_store.h"
 
 #define MR 6
 #define NR 16
 
 /* r[i] = row i of an 8 x 8 block -> r[j] = column j */
-static inline SC_VTARGET void transpose8x8(__m256 r[8])
+static inline CPU_AVX2_ATTR void transpose8x8(__m256 r[8])
 {
     __m256 t[8], s[8];
     for (int i = 0; i < 8; i += 2) {
@@ -35,7 +32,7 @@ static inline SC_VTARGET void transpose8x8(__m256 r[8])
     }
 }
 
-SC_VTARGET void sc_gemm_pack_panels_avx2(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst)
+CPU_AVX2_ATTR void sc_gemm_pack_panels_avx2(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst)
 {
     const int64_t k8 = kc / 8 * 8;
     for (int64_t p0 = 0; p0 < rows; p0 += w, dst += w * kc) {
@@ -65,7 +62,7 @@ SC_VTARGET void sc_gemm_pack_panels_avx2(const float *src, int64_t ld, int64_t r
     }
 }
 
-static SC_VTARGET void kernel_avx2(int64_t kc, const float *ap, const float *bp, float *tile)
+static CPU_AVX2_ATTR void kernel_avx2(int64_t kc, const float *ap, const float *bp, float *tile)
 {
     __m256 acc[MR][2];
 #pragma GCC unroll 6
@@ -88,12 +85,18 @@ static SC_VTARGET void kernel_avx2(int64_t kc, const float *ap, const float *bp,
     }
 }
 
+static CPU_AVX2_ATTR void store_avx2(float *tile, int ld_tile, int mr, int nr, float *c, int64_t ldc,
+                                       const sc_gemm_store *st)
+{
+    sc_gemm_store_body(tile, ld_tile, mr, nr, c, ldc, st);
+}
+
 const sc_gemm_impl sc_gemm_impl_avx2 = {
     .name = "avx2", .mr = MR, .nr = NR, .kc = 1024,
     .available = sc_cpu_has_avx2_fma,
     .pack_a = sc_gemm_pack_panels_avx2,
     .pack_b = sc_gemm_pack_panels_avx2,
     .kernel = kernel_avx2,
-    .store = sc_gemm_vstore,
+    .store = store_avx2,
 };
 #endif

@@ -7,15 +7,12 @@
 #if defined(SC_GEMM_HAVE_X86)
 #include <immintrin.h>
 
-#define SC_VW 16
-#define SC_VTARGET __attribute__((target("avx512f")))
-#define SC_VFMA(a, b, c) ((sc_vf)_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(c)))
-#include "cpu_gemm_vstore.h"
+#include "cpu_gemm_store.h"
 
 #define MR 14
 #define NR 32
 
-static SC_VTARGET void kernel_avx512(int64_t kc, const float *ap, const float *bp, float *tile)
+static CPU_AVX512_ATTR void kernel_avx512(int64_t kc, const float *ap, const float *bp, float *tile)
 {
     __m512 acc[MR][2];
 #pragma GCC unroll 14
@@ -41,12 +38,18 @@ static SC_VTARGET void kernel_avx512(int64_t kc, const float *ap, const float *b
 /* the packing is the AVX2 one (every AVX-512 CPU has AVX2, but say so) */
 static int avx512_available(void) { return sc_cpu_has_avx512f() && sc_cpu_has_avx2_fma(); }
 
+static CPU_AVX512_ATTR void store_avx512(float *tile, int ld_tile, int mr, int nr, float *c, int64_t ldc,
+                                         const sc_gemm_store *st)
+{
+    sc_gemm_store_body(tile, ld_tile, mr, nr, c, ldc, st);
+}
+
 const sc_gemm_impl sc_gemm_impl_avx512 = {
     .name = "avx512", .mr = MR, .nr = NR, .kc = 2048,
     .available = avx512_available,
     .pack_a = sc_gemm_pack_panels_avx2,
     .pack_b = sc_gemm_pack_panels_avx2,
     .kernel = kernel_avx512,
-    .store = sc_gemm_vstore,
+    .store = store_avx512,
 };
 #endif

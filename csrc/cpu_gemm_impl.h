@@ -32,9 +32,9 @@ typedef struct {
     void (*pack_a)(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst);
     void (*pack_b)(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst);
     void (*kernel)(int64_t kc, const float *ap, const float *bp, float *tile);
-    /* the valid mr x nr corner of `tile` (row stride ld_tile, a multiple of the vector width)
-     * into C (row stride ldc) */
-    void (*store)(const float *tile, int ld_tile, int mr, int nr, float *c, int64_t ldc, const sc_gemm_store *st);
+    /* the valid mr x nr corner of `tile` (row stride ld_tile; the tile is scratch and may be
+     * overwritten) into C (row stride ldc): sc_gemm_store_body (cpu_gemm_store.h) for its ISA */
+    void (*store)(float *tile, int ld_tile, int mr, int nr, float *c, int64_t ldc, const sc_gemm_store *st);
 } sc_gemm_impl;
 
 /* Portable packing into micro-panels (any w), for the scalar kernel. */

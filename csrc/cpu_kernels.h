@@ -31,10 +31,6 @@ sc_status sc_cpu_ops_set_isa(const char *name);
  * repeating a pass allocates nothing). */
 size_t sc_cpu_scratch_allocations(void);
 
-float sc_gelu_exact(float x);
-float sc_silu(float x);
-float sc_quick_gelu(float x);
-
 sc_status cpu_linear(sc_backend *be, sc_tensor *out, const sc_tensor *x, const sc_tensor *w, const sc_tensor *bias,
                      sc_epilogue ep);
 sc_status cpu_conv2d(sc_backend *be, sc_tensor *out, const sc_tensor *x, const sc_tensor *w, const sc_tensor *bias,

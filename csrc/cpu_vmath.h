@@ -1,91 +1,165 @@
-/* Vectorized exp, erf, GELU (exact, erf-based), SiLU and quick GELU, written once with GCC vector types
- * for any lane count. The including file defines, before including it:
- *   SC_VW             lanes (8 for AVX2, 16 for AVX-512);
- *   SC_VTARGET        the target attribute of its ISA, put on every function here so that
- *                     they compile for that ISA only (GCC and clang alike);
- *   SC_VFMA(a, b, c)  a * b + c as one fused instruction (its ISA's intrinsic).
+/* The one implementation of the CPU's vectorizable math: exp, exact GELU, SiLU and quick GELU,
+ * and the linear/conv epilogue built on them. Used by the op kernels (through cpu_util.h) and by
+ * the GEMM tile stores (cpu_gemm_vstore.h, cpu_gemm_scalar.c).
  *
- * Accuracy (tests/test_gemm.py::test_vector_activations measures it against float64):
- *   exp: Cephes expf reduction and polynomial, a couple of ulps on [-87, 88]; inputs are
- *        clamped to that range (exp(-87) ~ 1.6e-38 is still normal);
- *   erf: |x| < 1.5: x P(x^2); 1.5 <= |x| <= 4: 1 - exp(-x^2) Q(|x| - 2.75); beyond: +-1.
- *        The fits (weighted least squares, refined to near-minimax) are accurate to 1e-9, so
- *        the float evaluation leaves an absolute error of about 1e-7 -- what erff's own
- *        rounding near +-1 leaves. No division;
- *   GELU/SiLU/quick GELU: the formulas of sc_gelu_exact / sc_silu / sc_quick_gelu on top of these.
- * NaN propagates; +-inf give what the scalar formulas give except silu(-inf) and quick_gelu(-inf)
- * (here -inf). */
+ * Each function is written for one float, branch-free (selects between computed values) and
+ * always inlined, so a loop calling it vectorizes for the ISA of the function it is inlined
+ * into (a target attribute or CPU_MULTIVERSION in cpu_util.h): one source for the baseline,
+ * AVX2 and AVX-512 code. Inputs are clamped first so that no lane, not even one a select
+ * discards, computes a subnormal: those cost a microcode assist of ~100 cycles per instruction
+ * on x86.
+ *
+ * Accuracy (tests/test_ops.py::test_activation_relative_accuracy and
+ * tests/test_gemm.py::test_vector_activations measure it against float64): exp within ~2e-7
+ * relative; GELU, SiLU and quick GELU within ~5e-7 relative everywhere, the negative tails
+ * included (GELU uses erfc, not 1 + erf, so nothing cancels). */
 #ifndef SC_CPU_VMATH_H
 #define SC_CPU_VMATH_H
 
+#include <math.h>
 #include <stdint.h>
+#include <string.h>
 
-#if !defined(SC_VW) || !defined(SC_VTARGET) || !defined(SC_VFMA)
-#error "define SC_VW, SC_VTARGET and SC_VFMA before including cpu_vmath.h"
+#include "sc_ops.h"
+
+/* The CPU kernels never read floating-point exception flags. Without -ftrapping-math GCC may
+ * if-convert float compares and selects, which the vectorizable math below relies on (clang
+ * already defaults to this). Applies to the rest of each file including this header. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
 #endif
 
-typedef float sc_vf __attribute__((vector_size(SC_VW * sizeof(float))));
-typedef int32_t sc_vi __attribute__((vector_size(SC_VW * sizeof(float))));
+#define CPU_INLINE static inline __attribute__((always_inline))
 
-static inline SC_VTARGET sc_vf sc_vsplat(float x) { return (sc_vf){0} + x; }
+/* The attributes of the AVX2 and AVX-512 variants of vectorized code (the op kernels through
+ * CPU_MULTIVERSION in cpu_util.h, the GEMM microkernel files): the ISA, 512-bit vectors for
+ * the auto-vectorizer, and a * b + c contracted into fused multiply-adds (so their results may
+ * differ from the baseline's by rounding). */
+#if defined(__clang__)
+#define CPU_AVX2_ATTR __attribute__((target("avx2,fma")))
+#define CPU_AVX512_ATTR __attribute__((target("avx512f,avx2,fma")))
+#else
+#define CPU_AVX2_ATTR __attribute__((target("avx2,fma"), optimize("fp-contract=fast")))
+#define CPU_AVX512_ATTR \
+    __attribute__((target("avx512f,avx2,fma,prefer-vector-width=512"), optimize("fp-contract=fast")))
+#endif
 
-/* mask lanes (all ones) take a, the others b */
-static inline SC_VTARGET sc_vf sc_vselect(sc_vi mask, sc_vf a, sc_vf b)
+/* e^(hi + lo) for hi + lo in [-87, 88], relative error ~2e-7, where lo carries the low part of
+ * an argument hi + lo that one float would round (cpu_gelu's -x^2/2). */
+CPU_INLINE float cpu_exp_split(float hi, float lo)
 {
-    return (sc_vf)(((sc_vi)a & mask) | ((sc_vi)b & ~mask));
+    /* hi + lo = n ln2 + r, |r| <= ln2/2. Adding `magic` (1.5 * 2^23) rounds (hi + lo) log2(e)
+     * to the integer n, held in the low mantissa bits of t; ln2 is split (Cody-Waite) so that
+     * hi - n ln2_hi is exact. */
+    const float magic = 12582912.0f;
+    const float t = (hi + lo) * 1.44269504088896341f + magic;
+    const float n = t - magic;
+    uint32_t tbits;
+    memcpy(&tbits, &t, sizeof tbits);
+    float r = hi - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    r = r + lo;
+    /* minimax polynomial for e^r (Cephes expf) */
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    const uint32_t sbits = (tbits - 0x4B400000u + 127u) << 23; /* 2^n */
+    float scale;
+    memcpy(&scale, &sbits, sizeof scale);
+    return p * scale;
 }
 
-/* c[0] x^(n-1) + ... + c[n-1] (Horner, fused) */
-static inline SC_VTARGET sc_vf sc_vhorner(sc_vf x, const float *c, int n)
+/* e^x with relative error ~2e-7 for x in [-87, 88]; 0 below -87, e^88 above 88. */
+CPU_INLINE float cpu_exp(float x)
 {
-    sc_vf p = sc_vsplat(c[0]);
-    for (int i = 1; i < n; i++)
-        p = SC_VFMA(p, x, sc_vsplat(c[i]));
-    return p;
+    float xc = x < -87.0f ? -87.0f : x;
+    xc = xc > 88.0f ? 88.0f : xc;
+    const float y = cpu_exp_split(xc, 0.0f);
+    return x < -87.0f ? 0.0f : y;
 }
 
-static inline SC_VTARGET sc_vf sc_vexp(sc_vf x)
+/* Exact-form GELU, 0.5 x (1 + erf(x/sqrt2)) = 0.5 x erfc(-x/sqrt2), relative error below 5e-7
+ * (no cancellation for negative x); 0 below x = -12.5 where |GELU| < 1e-34. erfc(z) =
+ * t exp(-z^2 + P(t)), t = 1/(1 + z/2) (Numerical Recipes' erfcc, fractional error < 1.2e-7);
+ * z^2 = x^2/2 is split so that its large part reaches exp's argument reduction exactly. The
+ * exponent stays above -80 (z^2 <= 78.2, P(t) > -1.3). */
+CPU_INLINE float cpu_gelu(float x)
 {
-    static const float poly[] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
-                                 4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
-    x = sc_vselect(x > 88.0f, sc_vsplat(88.0f), x);
-    x = sc_vselect(x < -87.0f, sc_vsplat(-87.0f), x);
-    /* x = n ln2 + r with n = round(x / ln2) (adding 1.5 * 2^23 rounds to an integer) and a
-     * two-part ln2 so that r is exact; then Cephes expf's polynomial for e^r. */
-    sc_vf n = SC_VFMA(x, sc_vsplat(1.44269504088896341f), sc_vsplat(12582912.0f)) - 12582912.0f;
-    sc_vf r = SC_VFMA(n, sc_vsplat(-0.693359375f), x);
-    r = SC_VFMA(n, sc_vsplat(2.12194440e-4f), r);
-    sc_vf p = SC_VFMA(sc_vhorner(r, poly, 6), r * r, r) + 1.0f;
-    sc_vi scale = (__builtin_convertvector(n, sc_vi) + 127) << 23;
-    return p * (sc_vf)scale;
+    float ax = fabsf(x);
+    ax = ax < 12.5f ? ax : 12.5f; /* NaN also maps here; x keeps it */
+    const float t = 1.0f / (1.0f + 0.35355339059327376f * ax);
+    float p = 0.17087277f;
+    p = p * t - 0.82215223f;
+    p = p * t + 1.48851587f;
+    p = p * t - 1.13520398f;
+    p = p * t + 0.27886807f;
+    p = p * t - 0.18628806f;
+    p = p * t + 0.09678418f;
+    p = p * t + 0.37409196f;
+    p = p * t + 1.00002368f;
+    p = p * t - 1.26551223f;
+    uint32_t abits;
+    memcpy(&abits, &ax, sizeof abits);
+    abits &= 0xFFFFF000u; /* ah keeps 12 significant bits, so ah * ah is exact */
+    float ah;
+    memcpy(&ah, &abits, sizeof ah);
+    const float al = ax - ah;
+    const float erfc = t * cpu_exp_split(-0.5f * (ah * ah), p - 0.5f * al * (ax + ah));
+    const float h = 0.5f * x;
+    const float neg = x < -12.5f ? 0.0f : h * erfc;
+    return x >= 0.0f ? h * (2.0f - erfc) : neg;
 }
 
-static inline SC_VTARGET sc_vf sc_verf(sc_vf x)
+/* SiLU x / (1 + e^-x); 0 below x = -80 where |SiLU| < 2e-33. */
+CPU_INLINE float cpu_silu(float x)
 {
-    /* |x| < 1.5: erf(x) / x as a polynomial in x^2 (degree 8) */
-    static const float small_poly[] = {6.144894655e-07f,  -1.127315682e-05f, 1.128894437e-04f,
-                                       -8.450598107e-04f, 5.216483958e-03f,  -2.686289139e-02f,
-                                       1.128371879e-01f,  -3.761263192e-01f, 1.128379226e+00f};
-    /* 1.5 <= |x| <= 4: exp(x^2) erfc(x) as a polynomial in |x| - 2.75 (degree 6) */
-    static const float large_poly[] = {5.114740343e-04f,  3.327614395e-04f,  2.407941967e-03f, -5.760363303e-03f,
-                                       1.969083957e-02f,  -6.327592582e-02f, 1.936584562e-01f};
-    const sc_vi sign = (sc_vi)x & (int32_t)0x80000000;
-    sc_vf a = (sc_vf)((sc_vi)x ^ sign);
-    a = sc_vselect(a > 4.0f, sc_vsplat(4.0f), a);
-    sc_vf z = a * a;
-    sc_vf small = a * sc_vhorner(z, small_poly, 9);
-    sc_vf large = 1.0f - sc_vexp(-z) * sc_vhorner(a - 2.75f, large_poly, 7);
-    sc_vf r = sc_vselect(a < 1.5f, small, large);
-    return (sc_vf)((sc_vi)r | sign);
+    const float xs = x < -80.0f ? -80.0f : x;
+    const float y = xs / (1.0f + cpu_exp(-xs));
+    return x < -80.0f ? 0.0f : y;
 }
 
-static inline SC_VTARGET sc_vf sc_vgelu(sc_vf x)
+/* Quick GELU x / (1 + e^(-1.702 x)) (transformers' QuickGELUActivation); 0 below x = -47 where
+ * |y| < 1e-33. */
+CPU_INLINE float cpu_quick_gelu(float x)
 {
-    return 0.5f * x * (1.0f + sc_verf(x * 0.70710678118654752440f));
+    const float xs = x < -47.0f ? -47.0f : x;
+    const float y = xs / (1.0f + cpu_exp(-1.702f * xs));
+    return x < -47.0f ? 0.0f : y;
 }
 
-static inline SC_VTARGET sc_vf sc_vsilu(sc_vf x) { return x / (1.0f + sc_vexp(-x)); }
+/* The epilogue of sc_ops.h with the bias already in acc:
+ *     dst = (ep.accumulate ? dst : 0) + ep.alpha * act(acc)      (dst may equal acc)
+ * one loop per case, so each is a plain vectorizable loop. */
+#define CPU_EPILOGUE_LOOP(f)                              \
+    do {                                                  \
+        if (ep.accumulate)                                \
+            for (int64_t i = 0; i < n; i++)               \
+                dst[i] += ep.alpha * f(acc[i]);           \
+        else if (ep.alpha != 1.0f)                        \
+            for (int64_t i = 0; i < n; i++)               \
+                dst[i] = ep.alpha * f(acc[i]);            \
+        else                                              \
+            for (int64_t i = 0; i < n; i++)               \
+                dst[i] = f(acc[i]);                       \
+    } while (0)
+#define CPU_IDENTITY(v) (v)
 
-static inline SC_VTARGET sc_vf sc_vquick_gelu(sc_vf x) { return x / (1.0f + sc_vexp(-1.702f * x)); }
+CPU_INLINE void cpu_epilogue_body(float *dst, const float *acc, int64_t n, sc_epilogue ep)
+{
+    if (ep.act == SC_ACT_GELU)
+        CPU_EPILOGUE_LOOP(cpu_gelu);
+    else if (ep.act == SC_ACT_SILU)
+        CPU_EPILOGUE_LOOP(cpu_silu);
+    else if (ep.act == SC_ACT_QUICK_GELU)
+        CPU_EPILOGUE_LOOP(cpu_quick_gelu);
+    else if (ep.accumulate || ep.alpha != 1.0f)
+        CPU_EPILOGUE_LOOP(CPU_IDENTITY);
+    else if (dst != acc)
+        memmove(dst, acc, (size_t)n * sizeof *dst);
+}
 
 #endif

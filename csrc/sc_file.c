@@ -66,6 +66,19 @@ void sc_file_map_will_read(const sc_file_map *m, size_t offset, size_t len)
     posix_madvise((void *)(m->data + start), offset + len - start, POSIX_MADV_WILLNEED);
 }
 
+void sc_file_map_done_reading(const sc_file_map *m, size_t offset, size_t len)
+{
+#ifdef MADV_DONTNEED
+    if (!m->data || !len)
+        return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t start = offset / page * page, end = (offset + len + page - 1) / page * page;
+    madvise((void *)(m->data + start), end - start, MADV_DONTNEED);
+#else
+    (void)m, (void)offset, (void)len;
+#endif
+}
+
 int sc_file_exists(const char *path)
 {
     struct stat st;

@@ -20,6 +20,11 @@ void sc_file_map_close(sc_file_map *m);
 /* Hint that [offset, offset + len) of the map will be read soon (starts readahead). */
 void sc_file_map_will_read(const sc_file_map *m, size_t offset, size_t len);
 
+/* Drop [offset, offset + len) of the map from this process's resident memory once it has been
+ * read (converted weights are kept elsewhere): the pages stay in the OS page cache and are read
+ * back transparently if touched again, since the map is read-only. */
+void sc_file_map_done_reading(const sc_file_map *m, size_t offset, size_t len);
+
 /* Does a regular file exist at `path`? */
 int sc_file_exists(const char *path);
 

@@ -187,6 +187,32 @@ static sc_status upload(sc_loader *l, const float *values, int ndim, const int64
     return SC_OK;
 }
 
+/* A tensor that keeps its torch layout, read from the file straight into a new CPU tensor (no
+ * staging copy, so loading never holds a tensor twice). */
+static sc_status read_into_cpu_tensor(sc_loader *l, const char *name, int ndim, const int64_t *shape,
+                                      sc_weight_layout layout, sc_tensor **out)
+{
+    const sc_st_entry *e;
+    SC_TRY(find_checked(l, name, ndim, shape, &e));
+    int64_t op_shape[SC_MAX_DIMS];
+    memcpy(op_shape, shape, (size_t)ndim * sizeof shape[0]);
+    if (layout == SC_LAYOUT_CONV1X1) {
+        if (ndim != 4 || shape[2] != 1 || shape[3] != 1)
+            return sc_set_error(SC_ERR_VALUE, "tensor '%s' is not a 1x1 conv weight", name);
+        ndim = 2;
+    }
+    sc_tensor *t = NULL;
+    SC_TRY(sc_tensor_empty(SC_CPU, l->be->dtype, ndim, op_shape, &t));
+    sc_status s = sc_st_read(l->weights, e, l->be->dtype, t->data);
+    if (s != SC_OK) {
+        sc_tensor_release(t);
+        return s;
+    }
+    mark_taken(l, e);
+    *out = t;
+    return SC_OK;
+}
+
 sc_status sc_loader_get(sc_loader *l, const char *name, int ndim, const int64_t *shape, sc_weight_layout layout,
                         sc_tensor **out)
 {
@@ -195,6 +221,8 @@ sc_status sc_loader_get(sc_loader *l, const char *name, int ndim, const int64_t 
     const float *values = NULL;
     int out_ndim = 0;
     int64_t out_shape[SC_MAX_DIMS];
+    if (l->be->device == SC_CPU && (layout == SC_LAYOUT_AS_IS || layout == SC_LAYOUT_CONV1X1))
+        return read_into_cpu_tensor(l, name, ndim, shape, layout, out);
     SC_TRY(read_checked(l, name, ndim, shape, &e, &n));
     SC_TRY(permute(l, name, ndim, shape, layout, &values, &out_ndim, out_shape));
     return upload(l, values, out_ndim, out_shape, out);

@@ -369,7 +369,11 @@ sc_status sc_safetensors_read(const sc_safetensors *st, const sc_st_entry *e, sc
                        e->name, e->dtype);
     if (!sc_dtype_is_float(dt) && !(dt == SC_I64 && src_dt == SC_I64))
         return invalid(st->path, "tensor '%s': cannot read %s as %s", e->name, e->dtype, sc_dtype_name(dt));
-    sc_file_map_will_read(&st->map, st->data_start + (size_t)e->begin, (size_t)(e->end - e->begin));
+    const size_t offset = st->data_start + (size_t)e->begin, len = (size_t)(e->end - e->begin);
+    sc_file_map_will_read(&st->map, offset, len);
     convert_unaligned(dst, dt, e->data, (sc_dtype)src_dt, (size_t)e->numel);
+    /* A tensor is read once at load: without this a model's file pages would stay resident
+     * next to its converted weights until the file is closed. */
+    sc_file_map_done_reading(&st->map, offset, len);
     return SC_OK;
 }

@@ -4,7 +4,10 @@ Everything that computes lives in the C extension `stable_cascade_c._C`; this pa
 the thin Python layer around it (argument parsing, config files, the Ikomia shim).
 """
 from ._version import __version__
-from . import _C
+from ._openmp import wait_policy_defaults
+
+with wait_policy_defaults():
+    from . import _C
 from .generator import Generator, randn_tensor
 from .scheduler import DDPMWuerstchenScheduler
 from .tokenizer import CLIPTokenizer

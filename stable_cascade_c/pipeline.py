@@ -23,7 +23,7 @@ from .devices import resolve_device
 from .generator import Generator
 from .params import GenerationParams, SizeError, parse_params, resolve_seed
 from .scheduler import DDPMWuerstchenScheduler
-from .text_encoder import CLIPTextModelWithProjection
+from .text_encoder import CLIPTextModelWithProjection, same_model
 from .tokenizer import CLIPTokenizer
 from .unet import StableCascadeUNet
 from .vqgan import PaellaVQModel
@@ -232,7 +232,13 @@ class Pipeline:
         def loader(name: str) -> Callable[[], Any]:
             return lambda: classes[name].from_pretrained(dirs[name], device=device, variant=variant)
 
-        nets = {name: loader(name) if low_memory else loader(name)() for name in dirs}
+        nets = {name: loader(name) if low_memory else loader(name)() for name in dirs if name != "decoder_text_encoder"}
+        # The two repos normally ship the same text encoder (2.8 GB in float32): hold one copy then.
+        if not low_memory and same_model(dirs["text_encoder"], dirs["decoder_text_encoder"], variant):
+            nets["decoder_text_encoder"] = nets["text_encoder"]
+        else:
+            nets["decoder_text_encoder"] = loader("decoder_text_encoder") if low_memory else loader(
+                "decoder_text_encoder")()
         configs = {name: classes[name].load_config(dirs[name]) for name in dirs} if low_memory else None
         return cls(
             tokenizer=CLIPTokenizer.from_pretrained(p_dirs["tokenizer"]),

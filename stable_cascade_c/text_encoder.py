@@ -7,6 +7,7 @@ Stable Cascade's `text_encoder/` is the OpenCLIP ViT-bigG-14 text tower. The pri
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -15,6 +16,7 @@ import numpy as np
 from . import _C
 from ._config import naming_file, read_json_object
 from .devices import resolve_device
+from .safetensors import open_weights
 
 # transformers' CLIPTextConfig defaults (v5), used for keys a config.json leaves out.
 CONFIG_DEFAULTS: Dict[str, Any] = {
@@ -40,6 +42,45 @@ def load_config(folder: str) -> Dict[str, Any]:
     with naming_file(path):
         _C.clip_text_expected_keys(config)  # runs the C loader's config checks
     return config
+
+
+# A Hugging Face cache blob is named by the hash of its content (git SHA-1, or SHA-256 for LFS files).
+_HUB_BLOB = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+
+
+def _same_bytes(a: str, b: str, chunk: int = 1 << 24) -> bool:
+    """Whether two files hold the same bytes. The same file, or two Hub cache blobs of the same
+    name, answer without reading; otherwise the files are compared in full (early exit at the
+    first difference; about 4.6 GB/s from the page cache on the benchmark machine)."""
+    if os.path.getsize(a) != os.path.getsize(b):
+        return False
+    if os.path.samefile(a, b):
+        return True
+    ra, rb = os.path.realpath(a), os.path.realpath(b)
+    if (os.path.basename(os.path.dirname(ra)) == os.path.basename(os.path.dirname(rb)) == "blobs"
+            and _HUB_BLOB.match(os.path.basename(ra)) and os.path.basename(ra) == os.path.basename(rb)):
+        return True
+    with open(a, "rb", buffering=0) as fa, open(b, "rb", buffering=0) as fb:
+        buf_a, buf_b = bytearray(chunk), bytearray(chunk)
+        while True:
+            na, nb = fa.readinto(buf_a), fb.readinto(buf_b)
+            if na != nb:
+                return False
+            if na < chunk:
+                return buf_a[:na] == buf_b[:nb]
+            if buf_a != buf_b:
+                return False
+
+
+def same_model(folder_a: str, folder_b: str, variant: Optional[str] = None) -> bool:
+    """Whether two text-encoder folders hold the same model: equal configs (after defaults) and
+    byte-identical weight files. The prior and decoder repos of Stable Cascade each ship one;
+    the pipeline loads a single copy when they agree."""
+    if load_config(folder_a) != load_config(folder_b):
+        return False
+    with open_weights(folder_a, "model", variant) as wa, open_weights(folder_b, "model", variant) as wb:
+        files_a, files_b = wa.files, wb.files
+    return len(files_a) == len(files_b) and all(_same_bytes(a, b) for a, b in zip(files_a, files_b))
 
 
 @dataclass

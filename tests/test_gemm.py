@@ -31,16 +31,16 @@ def _kernel_available(name: str) -> bool:
 KERNELS = [k for k in ("scalar", "avx2", "avx512") if _kernel_available(k)]
 THREADS = [1, 2]
 
-_erf = np.frompyfunc(math.erf, 1, 1)
+_erfc = np.frompyfunc(math.erfc, 1, 1)
 
 
 def _act64(v: np.ndarray, act: str) -> np.ndarray:
-    if act == "gelu":
-        return 0.5 * v * (1.0 + _erf(v / math.sqrt(2.0)).astype(np.float64))
+    if act == "gelu":  # 0.5 v (1 + erf(v / sqrt2)) in the erfc form, exact in the negative tail too
+        return 0.5 * v * _erfc(-v / math.sqrt(2.0)).astype(np.float64)
     if act == "silu":
         return v / (1.0 + np.exp(-v))
-    if act == "quick_gelu":
-        return v / (1.0 + np.exp(-1.702 * v))
+    if act == "quick_gelu":  # 1.702 v rounded to float32 as torch computes it (exp amplifies it in the tail)
+        return v / (1.0 + np.exp(-(np.float32(1.702) * v.astype(np.float32)).astype(np.float64)))
     return v
 
 
@@ -135,11 +135,11 @@ def test_strided_rows(kernel_threads, act):
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("act", ["gelu", "silu", "quick_gelu"])
 def test_vector_activations(kernel, act):
-    """The fused GELU/SiLU/quick GELU (vector erf/exp on avx2/avx512, libm on scalar) over [-12, 12] and
-    special values, as C[0, j] = act(1 * x_j): within 3e-7 * max(1, |x|) of float64 (GELU's
-    erff-based formula itself is only that accurate absolutely, in the negative tail)."""
+    """The fused GELU/SiLU/quick GELU of every kernel's store (the ops' own activation code,
+    cpu_vmath.h) over [-13, 13] and special values, as C[0, j] = act(1 * x_j): within 1e-6 of
+    float64 relatively, the negative tails included (GELU is erfc-based: nothing cancels)."""
     x = np.concatenate([
-        np.linspace(-12, 12, 48001),
+        np.linspace(-13, 13, 52001),
         [0.0, -0.0, 1e-30, -1e-30, 1e-6, -1e-6, 2.1213, -2.1213, 5.6568, -5.6568, 30, -30, 87, -87, 88.5, 100],
     ]).astype(np.float32)
     x64 = x.astype(np.float64)
@@ -151,7 +151,9 @@ def test_vector_activations(kernel, act):
     finally:
         _C._gemm_kernel(prev)
     err = np.abs(got - ref)
-    assert (err <= 3e-7 * np.maximum(1.0, np.abs(x64))).all(), x[np.argmax(err / np.maximum(1.0, np.abs(x64)))]
+    big = np.abs(ref) > 1e-30
+    assert (err[big] <= 1e-6 * np.abs(ref[big])).all(), x[big][np.argmax(err[big] / np.abs(ref[big]))]
+    assert (err[~big] <= 1e-30).all()
     assert np.isnan(_C._gemm_nt(np.ones((1, 1), np.float32), np.full((20, 1), np.nan, np.float32), act=act)).all()
 
 

@@ -136,3 +136,59 @@ def test_nan_weights_are_reported_with_stage_and_step(tmp_path):
     params = json.loads(str(REF["no_cfg/params"]))
     with pytest.raises(FloatingPointError, match=r"prior step 1/2 produced \d+ NaN/Inf"):
         broken(params, progress=False)
+
+
+def test_identical_text_encoders_are_loaded_once(pipe):
+    # tools/make_ref_pipeline.py saved the same encoder in both repos
+    assert pipe.decoder_text_encoder is pipe.text_encoder
+
+
+def _copy_repo(src, dst):
+    import shutil
+    shutil.copytree(src, dst)
+    return str(dst)
+
+
+def test_different_text_encoders_are_both_loaded_and_used(tmp_path):
+    decoder = _copy_repo(DECODER, tmp_path / "decoder")
+    weights = os.path.join(decoder, "text_encoder", "model.safetensors")
+    data = bytearray(open(weights, "rb").read())
+    data[-4:] = np.float32(7.0).tobytes()  # the last value of the last tensor
+    open(weights, "wb").write(data)
+    p = sc.Pipeline.from_pretrained(prior=PRIOR, decoder=decoder, device="cpu")
+    assert p.decoder_text_encoder is not p.text_encoder
+    ids = np.full((1, 77), 49407)
+    ids[0, 0] = 49406
+    a = p.text_encoder(ids).text_embeds
+    b = p.decoder_text_encoder(ids).text_embeds
+    assert not np.array_equal(a, b)
+
+
+def test_text_encoder_identity_check(tmp_path):
+    from stable_cascade_c.text_encoder import same_model
+    prior_te = os.path.join(PRIOR, "text_encoder")
+    assert same_model(prior_te, os.path.join(DECODER, "text_encoder"))
+    other = _copy_repo(prior_te, tmp_path / "config")
+    cfg = json.load(open(os.path.join(other, "config.json")))
+    cfg["layer_norm_eps"] = 1e-6
+    json.dump(cfg, open(os.path.join(other, "config.json"), "w"))
+    assert not same_model(prior_te, other)
+    linked = tmp_path / "linked"  # a symlinked file is the same file: equal without reading it
+    linked.mkdir()
+    for name in os.listdir(prior_te):
+        os.symlink(os.path.abspath(os.path.join(prior_te, name)), linked / name)
+    assert same_model(prior_te, str(linked))
+
+
+def test_byte_comparison(tmp_path):
+    from stable_cascade_c.text_encoder import _same_bytes
+    a, b, c, d = (tmp_path / n for n in "abcd")
+    payload = bytes(range(256)) * 1000
+    a.write_bytes(payload)
+    b.write_bytes(payload)
+    c.write_bytes(payload[:-1] + b"x")
+    d.write_bytes(payload + b"x")
+    for chunk in (1000, 256000, 1 << 24):  # a partial last chunk, exactly full chunks, one chunk
+        assert _same_bytes(str(a), str(b), chunk)
+        assert not _same_bytes(str(a), str(c), chunk)
+        assert not _same_bytes(str(a), str(d), chunk)

@@ -110,22 +110,29 @@ def vqgan():
     return model.eval()
 
 
-def main():
-    if os.path.exists(OUT):
-        shutil.rmtree(OUT)
+def save_hub_repos(out, te, prior, decoder, vq):
+    """Save the components as two folders laid out like the Hub repos, `out`/stable-cascade-prior
+    and `out`/stable-cascade (both with the same text encoder and the real CLIP tokenizer files).
+    Returns (prior_pipe, decoder_pipe, prior_dir, decoder_dir)."""
     tokenizer = CLIPTokenizerFast.from_pretrained(TOKENIZER)
-    te = text_encoder()
-    prior_pipe = StableCascadePriorPipeline(tokenizer=tokenizer, text_encoder=te, prior=prior_unet(),
+    prior_pipe = StableCascadePriorPipeline(tokenizer=tokenizer, text_encoder=te, prior=prior,
                                             scheduler=DDPMWuerstchenScheduler())
-    decoder_pipe = StableCascadeDecoderPipeline(decoder=decoder_unet(), tokenizer=tokenizer, text_encoder=te,
-                                                scheduler=DDPMWuerstchenScheduler(), vqgan=vqgan())
-    prior_dir = os.path.join(OUT, "stable-cascade-prior")
-    decoder_dir = os.path.join(OUT, "stable-cascade")
+    decoder_pipe = StableCascadeDecoderPipeline(decoder=decoder, tokenizer=tokenizer, text_encoder=te,
+                                                scheduler=DDPMWuerstchenScheduler(), vqgan=vq)
+    prior_dir = os.path.join(out, "stable-cascade-prior")
+    decoder_dir = os.path.join(out, "stable-cascade")
     prior_pipe.save_pretrained(prior_dir, safe_serialization=True)
     decoder_pipe.save_pretrained(decoder_dir, safe_serialization=True)
     for repo in (prior_dir, decoder_dir):  # the Hub repos ship vocab.json + merges.txt, not tokenizer.json
         shutil.rmtree(os.path.join(repo, "tokenizer"))
         shutil.copytree(TOKENIZER, os.path.join(repo, "tokenizer"))
+    return prior_pipe, decoder_pipe, prior_dir, decoder_dir
+
+
+def main():
+    if os.path.exists(OUT):
+        shutil.rmtree(OUT)
+    prior_pipe, decoder_pipe, _, _ = save_hub_repos(OUT, text_encoder(), prior_unet(), decoder_unet(), vqgan())
 
     record = {}
     for name, case in CASES.items():

@@ -1,0 +1,441 @@
+"""CPU benchmark: stable_cascade_c against diffusers (torch CPU, float32) on the same machine.
+
+One run measures, for each configuration and thread count, the same work through both
+implementations: one text-encoder forward (prompt + negative prompt), one Stage C step (CFG
+batch of 2), one Stage B step, one Stage A decode, the end-to-end generation (tokenizer to
+uint8 images), the load time, and the peak resident memory of each.
+
+Configurations (random weights, built ONCE per configuration with the helpers of
+tools/make_ref_pipeline.py and saved as two Hub-layout folders, stable-cascade-prior and
+stable-cascade, which both sides then load as a user would):
+  mid   the lite widths with one layer per level (Stage C lite: 1536 channels; Stage B lite:
+        320/576/1152/1152; CLIP bigG widths with 2 layers; Stage A with 2 of its 12 bottleneck
+        blocks) at 256x256 and 512x512, end to end included;
+  real  a real-shape layer stack: Stage C at 2048 channels and Stage B at 320/640/1280/1280, one
+        layer per level (up repeat mappers as published), CLIP bigG widths with 4 of its 32
+        layers, Stage A with 2 bottleneck blocks, at 1024x1024 (Stage C latent 24x24, Stage B
+        256x256), end to end with one step per stage.
+
+Each side runs in its own long-lived worker process (so torch's memory and ours never mix; peak
+memory is VmHWM from /proc/self/status, reset through /proc/self/clear_refs before each
+measurement, so a measurement's peak includes what the process holds at that moment: weights,
+and for us the activation arenas kept from earlier passes). The parent sends the two workers the
+same commands in turns, alternating which side goes first, and reports medians: other jobs on a
+shared machine then slow both sides alike. The first run of each measurement is a warm-up whose
+outputs are compared between the sides (relative error, or max pixel difference).
+
+Ratios: speed = torch time / our time (> 1: we are faster); memory = our peak / torch peak.
+
+    /work/refenv/bin/python tools/bench_cpu.py [--configs mid real] [--threads 1 2] [--reps 3]
+        [--workdir /tmp/sc_bench_cpu] [--json results.json]
+
+Needs the extension built in place (SC_CUDA=0 python3 setup.py build_ext --inplace) and a
+Python with torch, diffusers and transformers (the reference venv).
+"""
+import argparse
+import copy
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import zlib
+
+import numpy as np
+
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TOOLS)
+sys.path.insert(0, ROOT)
+BASE_ENV = dict(os.environ)  # the workers' environment: as the user started us
+
+PROMPT = "Anthropomorphic cat dressed as a pilot"
+NEGATIVE = "blurry"
+SEED = 7
+
+_PRIOR_LITE = dict(conditioning_dim=1536, block_out_channels=[1536, 1536], num_attention_heads=[24, 24])
+_PRIOR = dict(conditioning_dim=2048, block_out_channels=[2048, 2048], num_attention_heads=[32, 32])
+_DECODER_LITE = dict(block_out_channels=[320, 576, 1152, 1152], num_attention_heads=[0, 9, 18, 18],
+                     up_blocks_repeat_mappers=[2, 2, 2, 2])
+_DECODER = dict(block_out_channels=[320, 640, 1280, 1280], num_attention_heads=[0, 0, 20, 20],
+                up_blocks_repeat_mappers=[3, 3, 2, 2])
+_CLIP_BIGG = dict(hidden_size=1280, intermediate_size=5120, num_attention_heads=20, projection_dim=1280)
+
+CONFIGS = {
+    "mid": dict(
+        text_encoder=dict(_CLIP_BIGG, num_hidden_layers=2),
+        prior=dict(_PRIOR_LITE, preset="prior_lite", down_num_layers_per_block=[1, 1], up_num_layers_per_block=[1, 1]),
+        decoder=dict(_DECODER_LITE, preset="decoder_lite", down_num_layers_per_block=[1, 1, 1, 1],
+                     up_num_layers_per_block=[1, 1, 1, 1]),
+        vqgan=dict(bottleneck_blocks=2),
+        sizes=[256, 512], steps=(2, 2)),
+    "real": dict(
+        text_encoder=dict(_CLIP_BIGG, num_hidden_layers=4),
+        prior=dict(_PRIOR, preset="prior", down_num_layers_per_block=[1, 1], up_num_layers_per_block=[1, 1]),
+        decoder=dict(_DECODER, preset="decoder", down_num_layers_per_block=[1, 1, 1, 1],
+                     up_num_layers_per_block=[1, 1, 1, 1]),
+        vqgan=dict(bottleneck_blocks=2),
+        sizes=[1024], steps=(1, 1)),
+}
+
+COMPONENTS = ("text_encoder", "stage_c", "stage_b", "stage_a", "e2e")
+LABELS = {"text_encoder": "text encoder", "stage_c": "Stage C step", "stage_b": "Stage B step",
+          "stage_a": "Stage A decode", "e2e": "end to end", "load": "load"}
+
+
+# ---- memory -----------------------------------------------------------------------------------
+
+def _status_kb(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{key} not in /proc/self/status")
+
+
+def _reset_peak():
+    """Make VmHWM start again from the current resident size (Linux >= 4.0)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+# ---- inputs shared by both sides ----------------------------------------------------------------
+
+def component_inputs(what, size, cfg):
+    """Deterministic float32 inputs of one component measurement (NCHW, diffusers' shapes)."""
+    from stable_cascade_c.pipeline import decoder_latent_size, prior_latent_size
+    rng = np.random.default_rng(zlib.crc32(f"{what}/{size}".encode()))
+    c_side = prior_latent_size(size, size)[0]
+    b_side = decoder_latent_size((c_side, c_side))[0]
+    width = cfg["text_encoder"]["hidden_size"]
+    n = lambda *shape: rng.standard_normal(shape, dtype=np.float32)  # noqa: E731
+    if what == "stage_c":
+        return dict(sample=n(2, 16, c_side, c_side), timestep_ratio=np.full(2, 0.6, np.float32),
+                    clip_text_pooled=n(2, 1, width), clip_text=n(2, 77, width),
+                    clip_img=np.zeros((2, 1, 768), np.float32))
+    if what == "stage_b":
+        return dict(sample=n(1, 4, b_side, b_side), timestep_ratio=np.full(1, 0.6, np.float32),
+                    clip_text_pooled=n(1, 1, width), effnet=n(1, 16, c_side, c_side))
+    if what == "stage_a":
+        return dict(latents=n(1, 4, b_side, b_side) * np.float32(0.3764))
+    return {}
+
+
+def write_inputs(cfg, path):
+    """Every component input of `cfg` in one .npz (keys what/size/name) that both workers read."""
+    arrays = {f"{what}/{size}/{k}": v for size in cfg["sizes"] for what in COMPONENTS
+              for k, v in component_inputs(what, size, cfg).items()}
+    np.savez(path, **arrays)
+
+
+def read_inputs(path, what, size):
+    with np.load(path) as f:
+        prefix = f"{what}/{size}/"
+        return {k[len(prefix):]: f[k] for k in f.files if k.startswith(prefix)}
+
+
+# ---- the two workers ----------------------------------------------------------------------------
+
+class TorchSide:
+    """diffusers' StableCascadePriorPipeline + StableCascadeDecoderPipeline, torch CPU float32."""
+
+    def __init__(self, prior_dir, decoder_dir, cfg, inputs):
+        sys.modules.setdefault("torchvision", None)  # the reference venv's torchvision does not match torch
+        import torch
+        from diffusers import StableCascadeDecoderPipeline, StableCascadePriorPipeline
+        self.torch, self.cfg, self.inputs = torch, cfg, inputs
+        self.prior = StableCascadePriorPipeline.from_pretrained(prior_dir, torch_dtype=torch.float32)
+        self.decoder = StableCascadeDecoderPipeline.from_pretrained(decoder_dir, torch_dtype=torch.float32)
+        for p in (self.prior, self.decoder):
+            p.set_progress_bar_config(disable=True)
+        tok = self.prior.tokenizer([PROMPT, NEGATIVE], padding="max_length", max_length=77, truncation=True,
+                                   return_tensors="pt")
+        self.tokens = (tok.input_ids, tok.attention_mask)
+
+    def set_threads(self, n):
+        self.torch.set_num_threads(n)
+
+    def run(self, what, size):
+        torch = self.torch
+        with torch.no_grad():
+            if what == "text_encoder":
+                out = self.prior.text_encoder(input_ids=self.tokens[0], attention_mask=self.tokens[1],
+                                              output_hidden_states=True)
+                return out.hidden_states[-1].numpy()
+            if what == "e2e":
+                g = torch.Generator("cpu").manual_seed(SEED)
+                steps = self.cfg["steps"]
+                emb = self.prior(prompt=PROMPT, negative_prompt=NEGATIVE, height=size, width=size,
+                                 num_inference_steps=steps[0], guidance_scale=4.0, generator=g).image_embeddings
+                images = self.decoder(image_embeddings=emb, prompt=PROMPT, negative_prompt=NEGATIVE,
+                                      guidance_scale=0.0, num_inference_steps=steps[1], generator=g,
+                                      output_type="np").images
+                return np.stack([np.array(im) for im in self.decoder.numpy_to_pil(images)])
+            x = {k: torch.from_numpy(v) for k, v in self._x.items()}
+            if what == "stage_c":
+                return self.prior.prior(**x, return_dict=False)[0].numpy()
+            if what == "stage_b":
+                return self.decoder.decoder(**x, return_dict=False)[0].numpy()
+            return self.decoder.vqgan.decode(x["latents"]).sample.numpy()
+
+    def prepare(self, what, size):
+        """Untimed per-run work: the inputs."""
+        self._x = read_inputs(self.inputs, what, size)
+
+
+class OursSide:
+    """stable_cascade_c.Pipeline; each UNet step through forward_prepared, as the pipeline runs it."""
+
+    def __init__(self, prior_dir, decoder_dir, cfg, inputs):
+        import stable_cascade_c as sc
+        self.sc, self.cfg, self.inputs = sc, cfg, inputs
+        self.pipe = sc.Pipeline.from_pretrained(prior_dir, decoder_dir, device="cpu")
+        self.tokens = self.pipe.tokenizer([PROMPT, NEGATIVE])
+
+    def set_threads(self, n):
+        self.sc.set_num_threads(n)
+
+    def prepare(self, what, size):
+        """Untimed per-run work: the inputs and, for the UNets, the prepared conditioning."""
+        self._x = read_inputs(self.inputs, what, size)
+        self._cond = None
+        if what == "stage_c":
+            x = self._x
+            self._cond = self.pipe.prior.prepare(x["clip_text_pooled"], clip_text=x["clip_text"], clip_img=x["clip_img"])
+        elif what == "stage_b":
+            self._cond = self.pipe.decoder.prepare(self._x["clip_text_pooled"], effnet=self._x["effnet"])
+
+    def run(self, what, size):
+        p = self.pipe
+        if what == "text_encoder":
+            return p.text_encoder(self.tokens["input_ids"], attention_mask=self.tokens["attention_mask"]).hidden_states
+        if what == "e2e":
+            steps = self.cfg["steps"]
+            return np.stack(p(prompt=PROMPT, negative_prompt=NEGATIVE, height=size, width=size,
+                              prior_num_inference_steps=steps[0], prior_guidance_scale=4.0,
+                              num_inference_steps=steps[1], guidance_scale=0.0, seed=SEED))
+        x = self._x
+        if what == "stage_c":
+            return p.prior.forward_prepared(self._cond, x["sample"], x["timestep_ratio"])
+        if what == "stage_b":
+            return p.decoder.forward_prepared(self._cond, x["sample"], x["timestep_ratio"])
+        return p.vqgan.decode(x["latents"])
+
+
+def worker_main(side, prior_dir, decoder_dir, config_name, inputs):
+    """Serve JSON-line commands on stdin; everything else the libraries print goes to stderr."""
+    reply = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    cfg = CONFIGS[config_name]
+    impl = None
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        op = cmd["op"]
+        result = {}
+        if op == "load":
+            _reset_peak()
+            t0 = time.perf_counter()
+            impl = (TorchSide if side == "torch" else OursSide)(prior_dir, decoder_dir, cfg, inputs)
+            result = dict(seconds=time.perf_counter() - t0, peak_kb=_status_kb("VmHWM"), rss_kb=_status_kb("VmRSS"))
+        elif op == "threads":
+            impl.set_threads(cmd["n"])
+        elif op == "run":
+            impl.prepare(cmd["what"], cmd["size"])
+            _reset_peak()
+            t0 = time.perf_counter()
+            out = impl.run(cmd["what"], cmd["size"])
+            result = dict(seconds=time.perf_counter() - t0, peak_kb=_status_kb("VmHWM"), rss_kb=_status_kb("VmRSS"))
+            if cmd.get("save"):
+                np.save(cmd["save"], out)
+        elif op == "quit":
+            break
+        reply.write(json.dumps(result) + "\n")
+        reply.flush()
+
+
+class Worker:
+    def __init__(self, side, dirs, config_name, inputs):
+        self.side = side
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--worker", side, "--dirs", *dirs, "--configs", config_name,
+             "--inputs", inputs], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=BASE_ENV)
+
+    def call(self, **cmd):
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.side} worker died (exit code {self.proc.wait()}) on {cmd}")
+        return json.loads(line)
+
+    def close(self):
+        self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
+        self.proc.stdin.flush()
+        self.proc.wait()
+
+
+# ---- weights ------------------------------------------------------------------------------------
+
+def build_weights(name, cfg, workdir):
+    """Random-weight components of `cfg` saved once as two Hub folders under workdir/name (reused
+    while the configuration is unchanged). Returns (prior_dir, decoder_dir)."""
+    out = os.path.join(workdir, name)
+    stamp = os.path.join(out, "bench_config.json")
+    spec = json.dumps({k: cfg[k] for k in ("text_encoder", "prior", "decoder", "vqgan")}, sort_keys=True)
+    dirs = (os.path.join(out, "stable-cascade-prior"), os.path.join(out, "stable-cascade"))
+    if os.path.isfile(stamp) and open(stamp).read() == spec:
+        return dirs
+    sys.modules.setdefault("torchvision", None)
+    sys.path.insert(0, TOOLS)
+    import shutil
+
+    import torch
+    from diffusers import StableCascadeUNet
+    from diffusers.pipelines.wuerstchen import PaellaVQModel
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+
+    import make_ref_pipeline as ref
+    from stable_cascade_c.unet import PRESETS
+
+    t0 = time.perf_counter()
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    torch.manual_seed(0)
+    te = CLIPTextModelWithProjection(CLIPTextConfig(
+        vocab_size=49408, max_position_embeddings=77, hidden_act="gelu", layer_norm_eps=1e-5, bos_token_id=0,
+        eos_token_id=2, pad_token_id=1, **cfg["text_encoder"])).eval()
+    unets = []
+    for part, seed in (("prior", 2), ("decoder", 3)):
+        c = dict(cfg[part])
+        unets.append(StableCascadeUNet(**dict(PRESETS[c.pop("preset")], **c)).eval())
+        ref.randomize(unets[-1], seed)
+    vq = PaellaVQModel(**cfg["vqgan"]).eval()
+    ref.randomize(te, 1)
+    ref.randomize(vq, 4)
+    ref.save_hub_repos(out, te, unets[0], unets[1], vq)
+    with open(stamp, "w") as f:
+        f.write(spec)
+    print(f"[{name}] random weights saved in {out} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    return dirs
+
+
+# ---- the measurement loop -----------------------------------------------------------------------
+
+def compare(what, ours, ref):
+    if ours.shape != ref.shape:
+        return f"shape {ours.shape} vs {ref.shape}"
+    if what == "e2e":
+        return f"max |pixel diff| {int(np.abs(ours.astype(np.int16) - ref.astype(np.int16)).max())}"
+    return f"rel err {np.abs(ours - ref).max() / max(np.abs(ref).max(), 1e-30):.1e}"
+
+
+def bench_config(name, cfg, dirs, threads, reps, workdir, log):
+    measurements = [("text_encoder", 0)] + [(w, s) for s in cfg["sizes"] for w in COMPONENTS[1:]]
+    inputs = os.path.join(workdir, f"inputs_{name}.npz")
+    write_inputs(cfg, inputs)
+    workers = [Worker(side, dirs, name, inputs) for side in ("torch", "ours")]
+    results = {"load": {}, "runs": {}, "checks": {}}
+    try:
+        for w in workers:
+            results["load"][w.side] = w.call(op="load")
+            log(f"[{name}] {w.side} loaded in {results['load'][w.side]['seconds']:.1f} s")
+        for ti, nt in enumerate(threads):
+            for w in workers:
+                w.call(op="threads", n=nt)
+            for what, size in measurements:
+                key = f"{what}/{size}/{nt}"
+                runs = {w.side: [] for w in workers}
+                if ti == 0:  # warm-up (arena planning, lazy inits) and the correctness check
+                    saved = {}
+                    for w in workers:
+                        saved[w.side] = os.path.join(workdir, f"out_{w.side}.npy")
+                        w.call(op="run", what=what, size=size, save=saved[w.side])
+                    results["checks"][f"{what}/{size}"] = compare(what, np.load(saved["ours"]), np.load(saved["torch"]))
+                for r in range(reps):
+                    for w in (workers if r % 2 == 0 else workers[::-1]):
+                        runs[w.side].append(w.call(op="run", what=what, size=size))
+                results["runs"][key] = runs
+                med = {s: statistics.median(x["seconds"] for x in v) for s, v in runs.items()}
+                log(f"[{name}] {nt} thr {LABELS[what]:15s} {size or '':>5} torch {med['torch'] * 1e3:9.1f} ms  "
+                    f"ours {med['ours'] * 1e3:9.1f} ms  x{med['torch'] / med['ours']:.2f}")
+    finally:
+        for w in workers:
+            w.close()
+    return results
+
+
+def table(name, cfg, res, threads):
+    mb = 1024.0
+    rows = [f"### {name}: " + describe(cfg), "",
+            "| measurement | size | threads | torch ms | ours ms | speed (torch/ours) | torch peak MB | ours peak MB "
+            "| memory (ours/torch) |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    load = res["load"]
+    rows.append(f"| load | | {threads[0]} | {load['torch']['seconds'] * 1e3:.0f} | {load['ours']['seconds'] * 1e3:.0f} "
+                f"| {load['torch']['seconds'] / load['ours']['seconds']:.2f} | {load['torch']['peak_kb'] / mb:.0f} "
+                f"| {load['ours']['peak_kb'] / mb:.0f} | {load['ours']['peak_kb'] / load['torch']['peak_kb']:.2f} |")
+    for key, runs in res["runs"].items():
+        what, size, nt = key.split("/")
+        t = {s: statistics.median(x["seconds"] for x in v) for s, v in runs.items()}
+        m = {s: max(x["peak_kb"] for x in v) for s, v in runs.items()}
+        rows.append(f"| {LABELS[what]} | {size if size != '0' else ''} | {nt} | {t['torch'] * 1e3:.1f} "
+                    f"| {t['ours'] * 1e3:.1f} | {t['torch'] / t['ours']:.2f} | {m['torch'] / mb:.0f} | {m['ours'] / mb:.0f} "
+                    f"| {m['ours'] / m['torch']:.2f} |")
+    rows.append("")
+    rows.append("Output checks (ours vs torch, warm-up run): " +
+                "; ".join(f"{k} {v}" for k, v in res["checks"].items()))
+    return "\n".join(rows)
+
+
+def describe(cfg):
+    p, d, te = cfg["prior"], cfg["decoder"], cfg["text_encoder"]
+    return (f"CLIP {te['hidden_size']} wide x {te['num_hidden_layers']} layers; Stage C {p['block_out_channels']} "
+            f"layers {p['down_num_layers_per_block']}/{p['up_num_layers_per_block']}; Stage B "
+            f"{d['block_out_channels']} layers {d['down_num_layers_per_block']}/{d['up_num_layers_per_block']} "
+            f"repeats {d['up_blocks_repeat_mappers']}; Stage A {cfg['vqgan']['bottleneck_blocks']} bottleneck blocks; "
+            f"sizes {cfg['sizes']}; end to end with {cfg['steps'][0]}+{cfg['steps'][1]} steps, prior CFG 4, "
+            f"decoder CFG off")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    ap.add_argument("--threads", type=int, nargs="+", default=[2, 1])
+    ap.add_argument("--reps", type=int, default=3, help="timed runs of each measurement per side and thread count")
+    ap.add_argument("--workdir", default="/tmp/sc_bench_cpu", help="weights (kept between runs) and scratch files")
+    ap.add_argument("--json", help="also write every raw figure to this file")
+    ap.add_argument("--worker", choices=["torch", "ours"], help=argparse.SUPPRESS)
+    ap.add_argument("--dirs", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--inputs", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        return worker_main(args.worker, args.dirs[0], args.dirs[1], args.configs[0], args.inputs)
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    os.makedirs(args.workdir, exist_ok=True)
+    t0 = time.perf_counter()
+    everything = {}
+    for name in args.configs:
+        cfg = CONFIGS[name]
+        dirs = build_weights(name, cfg, args.workdir)
+        everything[name] = bench_config(name, cfg, dirs, args.threads, args.reps, args.workdir, log)
+    import platform
+    import stable_cascade_c as sc
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor())
+    head = (f"{time.strftime('%Y-%m-%d')}, {cpu}, {os.cpu_count()} CPUs, {sc.build_info()['cpu_features']}; "
+            f"reps {args.reps}, medians; total {time.perf_counter() - t0:.0f} s")
+    print(head)
+    for name in args.configs:
+        print()
+        print(table(name, CONFIGS[name], everything[name], args.threads))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(header=head, configs={k: copy.deepcopy(CONFIGS[k]) for k in args.configs},
+                           results=everything), f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

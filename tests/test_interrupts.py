@@ -15,26 +15,11 @@ import threading
 import numpy as np
 import pytest
 
-import stable_cascade_c as sc
-from test_pipeline import DECODER, PRIOR, REF
+from test_pipeline import REF
 
 CASE = "cfg_both_two_images"  # CFG in both stages, two images: every code path of a run
 PARAMS = json.loads(str(REF[f"{CASE}/params"]))
 STEPS = {"prior": PARAMS["prior_num_inference_steps"], "decoder": PARAMS["num_inference_steps"]}
-
-
-@pytest.fixture(scope="module")
-def pipe():
-    return sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu")
-
-
-@pytest.fixture
-def one_kernel_thread():
-    """Fast runs on a loaded machine; the interrupt handling does not depend on the thread count."""
-    before = sc.get_num_threads()
-    sc.set_num_threads(1)
-    yield
-    sc.set_num_threads(before)
 
 
 def assert_reference_images(pipe):

@@ -48,21 +48,9 @@ def assert_flat(growth):
     assert max(growth) <= SLACK, f"RSS grew by {max(growth) / 1024:.0f} KiB over {CALLS} calls: {growth}"
 
 
-@pytest.fixture(scope="module")
-def pipe():
-    return sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu")
-
-
-@pytest.fixture(autouse=True)
-def one_kernel_thread():
-    """Single-threaded kernels: 20 calls stay fast also on a loaded machine (where spinning OpenMP
-    threads slow small calls down 10-50x). The arenas and the shared scratch pool grow on the first
-    pass and are reused after it at any thread count; the other tests and the sanitizer run cover
-    the threaded paths."""
-    before = sc.get_num_threads()
-    sc.set_num_threads(1)
-    yield
-    sc.set_num_threads(before)
+# Single-threaded kernels for every test here: 20 calls stay fast on a loaded machine (spinning
+# OpenMP threads slow small calls 10-50x there); the other tests cover the threaded paths.
+pytestmark = pytest.mark.usefixtures("one_kernel_thread")
 
 
 def test_repeated_generation(pipe):

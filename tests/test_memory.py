@@ -37,11 +37,6 @@ print(json.dumps({"added": status("VmHWM") - rss, "estimate": pipe.memory_estima
 """
 
 
-@pytest.fixture(scope="module")
-def pipe():
-    return sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu")
-
-
 @pytest.mark.rss
 @pytest.mark.parametrize("request_", [
     dict(width=1024, height=768),

@@ -18,11 +18,6 @@ REF = np.load(os.path.join(DATA, "reference.npz"))
 CASES = sorted({k.split("/")[0] for k in REF.files})
 
 
-@pytest.fixture(scope="module")
-def pipe():
-    return sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu")
-
-
 def _rel_err(got, want):
     return float(np.abs(got - want).max() / (np.abs(want).max() + 1e-12))
 

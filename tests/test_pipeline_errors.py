@@ -7,17 +7,11 @@ import json
 import numpy as np
 import pytest
 
-import stable_cascade_c as sc
 from test_params import BAD_VALUES
-from test_pipeline import DECODER, PRIOR, REF
+from test_pipeline import REF
 
 PARAMS = json.loads(str(REF["no_cfg/params"]))
 WANT = REF["no_cfg/images"][0]
-
-
-@pytest.fixture(scope="module")
-def pipe():
-    return sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu")
 
 
 def assert_reference_image(pipe):

@@ -15,20 +15,6 @@ NO_CFG = json.loads(str(REF["no_cfg/params"]))
 TWO_IMAGES = json.loads(str(REF["cfg_both_two_images/params"]))
 
 
-@pytest.fixture(scope="module")
-def pipe():
-    return sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu")
-
-
-@pytest.fixture
-def one_kernel_thread():
-    """Leave the second core to the Python thread of the GIL test."""
-    before = sc.get_num_threads()
-    sc.set_num_threads(1)
-    yield
-    sc.set_num_threads(before)
-
-
 def python_ticks_during(call):
     """How often a Python thread advanced a counter while `call()` ran in another thread.
 

@@ -157,28 +157,8 @@ sc_status cpu_attention(sc_backend *be, sc_tensor *out, const sc_tensor *q, cons
                         int heads, float scale, int causal, const sc_tensor *key_mask)
 {
     (void)be;
-    const char *op = "attention";
-    SC_TRY(cpu_check_f32(q, op, "q", 3));
-    SC_TRY(cpu_check_f32(k, op, "k", 3));
+    SC_TRY(sc_opcheck_attention(sc_cpu_backend(), out, q, k, v, heads, scale, key_mask));
     const int64_t B = q->shape[0], Tq = q->shape[1], C = q->shape[2], Tk = k->shape[1];
-    const int64_t kshape[3] = {B, Tk, C};
-    SC_TRY(cpu_check_shape(k, op, "k", 3, kshape));
-    SC_TRY(cpu_check_f32(v, op, "v", 3));
-    SC_TRY(cpu_check_shape(v, op, "v", 3, kshape));
-    SC_TRY(cpu_check_f32(out, op, "out", 3));
-    SC_TRY(cpu_check_shape(out, op, "out", 3, q->shape));
-    if (key_mask) {
-        const int64_t mshape[2] = {B, Tk};
-        SC_TRY(cpu_check_i64(key_mask, op, "key_mask", 2));
-        SC_TRY(cpu_check_shape(key_mask, op, "key_mask", 2, mshape));
-    }
-    if (heads < 1 || C % heads != 0)
-        return sc_set_error(SC_ERR_VALUE, "%s: %lld channels do not split into %d heads", op, (long long)C, heads);
-    if (!isfinite(scale))
-        return sc_set_error(SC_ERR_VALUE, "%s: scale must be finite, got %g", op, (double)scale);
-    SC_TRY(cpu_check_no_alias(out, q, op, "q"));
-    SC_TRY(cpu_check_no_alias(out, k, op, "k"));
-    SC_TRY(cpu_check_no_alias(out, v, op, "v"));
 
     const int64_t d = C / heads;
     const int64_t tasks = B * heads * ((Tq + ATT_QB - 1) / ATT_QB);

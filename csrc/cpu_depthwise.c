@@ -54,19 +54,8 @@ sc_status cpu_depthwise3x3(sc_backend *be, sc_tensor *out, const sc_tensor *x, c
                            const sc_tensor *bias, sc_pad_mode pad, sc_epilogue ep)
 {
     (void)be;
-    const char *op = "depthwise3x3";
-    SC_TRY(cpu_check_f32(x, op, "x", 4));
-    SC_TRY(cpu_check_f32(out, op, "out", 4));
-    SC_TRY(cpu_check_shape(out, op, "out", 4, x->shape));
+    SC_TRY(sc_opcheck_depthwise3x3(sc_cpu_backend(), out, x, w, bias, pad, ep));
     const int64_t B = x->shape[0], H = x->shape[1], W = x->shape[2], C = x->shape[3];
-    const int64_t wshape[3] = {3, 3, C};
-    SC_TRY(cpu_check_f32(w, op, "w", 3));
-    SC_TRY(cpu_check_shape(w, op, "w (layout [3, 3, C])", 3, wshape));
-    SC_TRY(cpu_check_vector(bias, op, "bias", C));
-    SC_TRY(cpu_check_epilogue(ep, op));
-    if (pad != SC_PAD_ZERO && pad != SC_PAD_REPLICATE)
-        return sc_set_error(SC_ERR_VALUE, "%s: unknown padding mode %d", op, (int)pad);
-    SC_TRY(cpu_check_no_alias(out, x, op, "x"));
 
     cpu_scratch *zs;
     SC_TRY(cpu_scratch_acquire((size_t)C * sizeof(float), &zs));

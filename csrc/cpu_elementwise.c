@@ -3,20 +3,6 @@
  * on input elements at the same index (or on small broadcast vectors read before writing). */
 #include "cpu_util.h"
 
-/* out and every input are float32 with out's shape. */
-static sc_status check_same(const char *op, const sc_tensor *out, const sc_tensor *a, const char *a_name,
-                            const sc_tensor *b, const char *b_name)
-{
-    SC_TRY(cpu_check_f32(out, op, "out", -1));
-    SC_TRY(cpu_check_f32(a, op, a_name, -1));
-    SC_TRY(cpu_check_shape(a, op, a_name, out->ndim, out->shape));
-    if (b) {
-        SC_TRY(cpu_check_f32(b, op, b_name, -1));
-        SC_TRY(cpu_check_shape(b, op, b_name, out->ndim, out->shape));
-    }
-    return SC_OK;
-}
-
 /* Elements per parallel chunk of the activation op. */
 #define ACT_CHUNK 4096
 
@@ -29,9 +15,8 @@ CPU_MULTIVERSION(act_chunk, (float *dst, const float *x, int64_t n, sc_epilogue 
 sc_status cpu_activation(sc_backend *be, sc_tensor *out, const sc_tensor *x, sc_act act)
 {
     (void)be;
-    SC_TRY(check_same("activation", out, x, "x", NULL, NULL));
+    SC_TRY(sc_opcheck_activation(sc_cpu_backend(), out, x, act));
     const sc_epilogue ep = {act, 1.0f, 0};
-    SC_TRY(cpu_check_epilogue(ep, "activation"));
     const float *xp = x->data;
     float *o = out->data;
     const int64_t n = sc_tensor_numel(out), chunks = (n + ACT_CHUNK - 1) / ACT_CHUNK;
@@ -47,7 +32,7 @@ sc_status cpu_activation(sc_backend *be, sc_tensor *out, const sc_tensor *x, sc_
 sc_status cpu_add(sc_backend *be, sc_tensor *out, const sc_tensor *a, const sc_tensor *b)
 {
     (void)be;
-    SC_TRY(check_same("add", out, a, "a", b, "b"));
+    SC_TRY(sc_opcheck_elementwise(sc_cpu_backend(), "add", out, a, "a", b, "b"));
     const float *ap = a->data, *bp = b->data;
     float *o = out->data;
     int64_t n = sc_tensor_numel(out);
@@ -60,7 +45,7 @@ sc_status cpu_add(sc_backend *be, sc_tensor *out, const sc_tensor *a, const sc_t
 sc_status cpu_mul(sc_backend *be, sc_tensor *out, const sc_tensor *a, const sc_tensor *b)
 {
     (void)be;
-    SC_TRY(check_same("mul", out, a, "a", b, "b"));
+    SC_TRY(sc_opcheck_elementwise(sc_cpu_backend(), "mul", out, a, "a", b, "b"));
     const float *ap = a->data, *bp = b->data;
     float *o = out->data;
     int64_t n = sc_tensor_numel(out);
@@ -73,7 +58,7 @@ sc_status cpu_mul(sc_backend *be, sc_tensor *out, const sc_tensor *a, const sc_t
 sc_status cpu_lerp(sc_backend *be, sc_tensor *out, const sc_tensor *a, const sc_tensor *b, float w)
 {
     (void)be;
-    SC_TRY(check_same("lerp", out, a, "a", b, "b"));
+    SC_TRY(sc_opcheck_elementwise(sc_cpu_backend(), "lerp", out, a, "a", b, "b"));
     const float *ap = a->data, *bp = b->data;
     float *o = out->data;
     int64_t n = sc_tensor_numel(out);
@@ -96,16 +81,8 @@ sc_status cpu_scale_shift(sc_backend *be, sc_tensor *out, const sc_tensor *x, co
                           const sc_tensor *b)
 {
     (void)be;
-    const char *op = "scale_shift";
-    SC_TRY(check_same(op, out, x, "x", NULL, NULL));
-    if (x->ndim < 2)
-        return sc_set_error(SC_ERR_VALUE, "%s: x must be [B, ..., C], got %d dims", op, x->ndim);
+    SC_TRY(sc_opcheck_scale_shift(sc_cpu_backend(), out, x, a, b));
     const int64_t B = x->shape[0], C = x->shape[x->ndim - 1];
-    const int64_t bc[2] = {B, C};
-    SC_TRY(cpu_check_f32(a, op, "a", 2));
-    SC_TRY(cpu_check_shape(a, op, "a", 2, bc));
-    SC_TRY(cpu_check_f32(b, op, "b", 2));
-    SC_TRY(cpu_check_shape(b, op, "b", 2, bc));
     const int64_t rows_per_batch = B ? sc_tensor_rows(x) / B : 0;
     const int64_t rows = B * rows_per_batch;
     const float *xp = x->data, *ap = a->data, *bp = b->data;
@@ -125,11 +102,8 @@ sc_status cpu_scale_shift(sc_backend *be, sc_tensor *out, const sc_tensor *x, co
 sc_status cpu_add_channel_vector(sc_backend *be, sc_tensor *out, const sc_tensor *v)
 {
     (void)be;
-    const char *op = "add_channel_vector";
-    SC_TRY(cpu_check_f32(out, op, "out", -1));
+    SC_TRY(sc_opcheck_add_channel_vector(sc_cpu_backend(), out, v));
     const int64_t C = out->shape[out->ndim - 1];
-    SC_TRY(cpu_check_f32(v, op, "v", 1));
-    SC_TRY(cpu_check_shape(v, op, "v", 1, &C));
     const int64_t rows = sc_tensor_rows(out);
     const float *vp = v->data;
     float *o = out->data;

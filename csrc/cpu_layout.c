@@ -4,24 +4,8 @@
 sc_status cpu_concat(sc_backend *be, sc_tensor *out, const sc_tensor *a, const sc_tensor *b, int axis)
 {
     (void)be;
-    const char *op = "concat";
-    SC_TRY(cpu_check_f32(a, op, "a", -1));
-    SC_TRY(cpu_check_f32(b, op, "b", a->ndim));
-    SC_TRY(cpu_check_f32(out, op, "out", a->ndim));
+    SC_TRY(sc_opcheck_concat(sc_cpu_backend(), out, a, b, &axis));
     const int nd = a->ndim;
-    if (axis < -nd || axis >= nd)
-        return sc_set_error(SC_ERR_VALUE, "%s: axis %d is out of range for %d dims", op, axis, nd);
-    if (axis < 0)
-        axis += nd;
-    int64_t bshape[SC_MAX_DIMS], oshape[SC_MAX_DIMS];
-    for (int i = 0; i < nd; i++) {
-        bshape[i] = i == axis ? -1 : a->shape[i];
-        oshape[i] = i == axis ? a->shape[i] + b->shape[i] : a->shape[i];
-    }
-    SC_TRY(cpu_check_shape(b, op, "b", nd, bshape));
-    SC_TRY(cpu_check_shape(out, op, "out", nd, oshape));
-    SC_TRY(cpu_check_no_alias(out, a, op, "a"));
-    SC_TRY(cpu_check_no_alias(out, b, op, "b"));
     if (sc_tensor_numel(out) == 0)
         return SC_OK;
     int64_t outer = 1, inner = 1;
@@ -61,13 +45,8 @@ static void transpose_batched(float *dst, const float *src, int64_t mats, int64_
 
 static sc_status layout_change(const char *op, sc_tensor *out, const sc_tensor *x, int to_nhwc)
 {
-    SC_TRY(cpu_check_f32(x, op, "x", 4));
-    SC_TRY(cpu_check_f32(out, op, "out", 4));
+    SC_TRY(sc_opcheck_layout_change(sc_cpu_backend(), op, out, x, to_nhwc));
     const int64_t *s = x->shape;
-    /* NCHW [B, C, H, W] -> NHWC [B, H, W, C], or back */
-    const int64_t oshape[4] = {s[0], to_nhwc ? s[2] : s[3], to_nhwc ? s[3] : s[1], to_nhwc ? s[1] : s[2]};
-    SC_TRY(cpu_check_shape(out, op, "out", 4, oshape));
-    SC_TRY(cpu_check_no_alias(out, x, op, "x"));
     if (to_nhwc)
         transpose_batched(out->data, x->data, s[0], s[1], s[2] * s[3]);
     else
@@ -91,13 +70,8 @@ sc_status cpu_embedding(sc_backend *be, sc_tensor *out, const sc_tensor *table, 
 {
     (void)be;
     const char *op = "embedding";
-    SC_TRY(cpu_check_f32(table, op, "table", 2));
-    SC_TRY(cpu_check_i64(ids, op, "ids", 2));
-    SC_TRY(cpu_check_f32(out, op, "out", 3));
+    SC_TRY(sc_opcheck_embedding(sc_cpu_backend(), out, table, ids));
     const int64_t V = table->shape[0], C = table->shape[1];
-    const int64_t oshape[3] = {ids->shape[0], ids->shape[1], C};
-    SC_TRY(cpu_check_shape(out, op, "out", 3, oshape));
-    SC_TRY(cpu_check_no_alias(out, table, op, "table"));
     const int64_t n = sc_tensor_numel(ids);
     const int64_t *id = ids->data;
     for (int64_t i = 0; i < n; i++)

@@ -136,36 +136,12 @@ static sc_status run_gathered_conv(const conv_job *j, float *scratch)
     return SC_OK;
 }
 
-/* ---- argument checks shared by the three ops ---- */
-
-static sc_status check_dense(const char *op, const sc_tensor *out, const sc_tensor *x, const sc_tensor *w,
-                             const sc_tensor *bias, int64_t n_out, sc_epilogue ep)
-{
-    SC_TRY(cpu_check_f32(out, op, "out", x->ndim));
-    SC_TRY(cpu_check_vector(bias, op, "bias", n_out));
-    SC_TRY(cpu_check_epilogue(ep, op));
-    SC_TRY(cpu_check_no_alias(out, x, op, "x"));
-    SC_TRY(cpu_check_no_alias(out, w, op, "w"));
-    if (bias)
-        SC_TRY(cpu_check_no_alias(out, bias, op, "bias"));
-    return SC_OK;
-}
-
 sc_status cpu_linear(sc_backend *be, sc_tensor *out, const sc_tensor *x, const sc_tensor *w, const sc_tensor *bias,
                      sc_epilogue ep)
 {
     (void)be;
-    const char *op = "linear";
-    SC_TRY(cpu_check_f32(x, op, "x", -1));
-    SC_TRY(cpu_check_f32(w, op, "w", 2));
+    SC_TRY(sc_opcheck_linear(sc_cpu_backend(), out, x, w, bias, ep));
     const int64_t K = x->shape[x->ndim - 1], N = w->shape[0];
-    const int64_t wshape[2] = {N, K};
-    SC_TRY(cpu_check_shape(w, op, "w", 2, wshape));
-    int64_t oshape[SC_MAX_DIMS];
-    memcpy(oshape, x->shape, sizeof oshape);
-    oshape[x->ndim - 1] = N;
-    SC_TRY(check_dense(op, out, x, w, bias, N, ep));
-    SC_TRY(cpu_check_shape(out, op, "out", x->ndim, oshape));
     return sc_cpu_gemm_nt(sc_tensor_rows(x), N, K, x->data, K, w->data, K, out->data, N, bias ? bias->data : NULL,
                           ep);
 }
@@ -179,33 +155,13 @@ static sc_status run_job(const conv_job *j)
     return st;
 }
 
-static sc_status check_conv_args(const char *op, const sc_tensor *x, const sc_tensor *w, int stride, int pad)
-{
-    SC_TRY(cpu_check_f32(x, op, "x", 4));
-    SC_TRY(cpu_check_f32(w, op, "w", 4));
-    if (stride < 1 || pad < 0)
-        return sc_set_error(SC_ERR_VALUE, "%s: needs stride >= 1 and pad >= 0, got stride %d, pad %d", op, stride,
-                            pad);
-    return SC_OK;
-}
-
 sc_status cpu_conv2d(sc_backend *be, sc_tensor *out, const sc_tensor *x, const sc_tensor *w, const sc_tensor *bias,
                      int stride, int pad, sc_epilogue ep)
 {
     (void)be;
-    const char *op = "conv2d";
-    SC_TRY(check_conv_args(op, x, w, stride, pad));
+    SC_TRY(sc_opcheck_conv2d(sc_cpu_backend(), out, x, w, bias, stride, pad, ep));
     const int64_t B = x->shape[0], H = x->shape[1], W = x->shape[2], Ci = x->shape[3];
-    const int64_t Co = w->shape[0], kh = w->shape[1], kw = w->shape[2];
-    const int64_t wshape[4] = {Co, kh, kw, Ci};
-    SC_TRY(cpu_check_shape(w, op, "w (layout [Co, kh, kw, Ci])", 4, wshape));
-    if (kh < 1 || kw < 1 || H + 2 * pad < kh || W + 2 * pad < kw)
-        return sc_set_error(SC_ERR_VALUE, "%s: kernel %lldx%lld does not fit the padded input %lldx%lld", op,
-                            (long long)kh, (long long)kw, (long long)(H + 2 * pad), (long long)(W + 2 * pad));
-    const int64_t Ho = (H + 2 * pad - kh) / stride + 1, Wo = (W + 2 * pad - kw) / stride + 1;
-    const int64_t oshape[4] = {B, Ho, Wo, Co};
-    SC_TRY(check_dense(op, out, x, w, bias, Co, ep));
-    SC_TRY(cpu_check_shape(out, op, "out", 4, oshape));
+    const int64_t Co = w->shape[0], kh = w->shape[1], kw = w->shape[2], Ho = out->shape[1], Wo = out->shape[2];
     conv_job j = {
         .x = x->data, .B = B, .H = H, .W = W, .Ci = Ci, .Co = Co,
         .ay = {stride, -pad, 1, kh, Ho, 1, 0},
@@ -235,19 +191,9 @@ sc_status cpu_conv_transpose2d(sc_backend *be, sc_tensor *out, const sc_tensor *
                                const sc_tensor *bias, int stride, int pad, sc_epilogue ep)
 {
     (void)be;
-    const char *op = "conv_transpose2d";
-    SC_TRY(check_conv_args(op, x, w, stride, pad));
+    SC_TRY(sc_opcheck_conv_transpose2d(sc_cpu_backend(), out, x, w, bias, stride, pad, ep));
     const int64_t B = x->shape[0], H = x->shape[1], W = x->shape[2], Ci = x->shape[3];
-    const int64_t kh = w->shape[0], kw = w->shape[1], Co = w->shape[2];
-    const int64_t wshape[4] = {kh, kw, Co, Ci};
-    SC_TRY(cpu_check_shape(w, op, "w (layout [kh, kw, Co, Ci])", 4, wshape));
-    const int64_t Ho = (H - 1) * stride - 2 * pad + kh, Wo = (W - 1) * stride - 2 * pad + kw;
-    if (kh < 1 || kw < 1 || H < 1 || W < 1 || Ho < 1 || Wo < 1)
-        return sc_set_error(SC_ERR_VALUE, "%s: input %lldx%lld, kernel %lldx%lld, stride %d, pad %d give no output",
-                            op, (long long)H, (long long)W, (long long)kh, (long long)kw, stride, pad);
-    const int64_t oshape[4] = {B, Ho, Wo, Co};
-    SC_TRY(check_dense(op, out, x, w, bias, Co, ep));
-    SC_TRY(cpu_check_shape(out, op, "out", 4, oshape));
+    const int64_t kh = w->shape[0], kw = w->shape[1], Co = w->shape[2], Ho = out->shape[1], Wo = out->shape[2];
 
     /* Scratch: the largest phase's job plus its gathered weights [Co, taps, Ci]. */
     int64_t need = 0;

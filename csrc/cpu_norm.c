@@ -43,15 +43,8 @@ CPU_MULTIVERSION(ln_row,
 static sc_status layernorm_rows(const char *op, sc_tensor *out, const sc_tensor *x, const sc_tensor *gamma,
                                 const sc_tensor *beta, float gs, float bs, float eps)
 {
-    SC_TRY(cpu_check_f32(x, op, "x", -1));
-    SC_TRY(cpu_check_f32(out, op, "out", -1));
-    SC_TRY(cpu_check_shape(out, op, "out", x->ndim, x->shape));
+    SC_TRY(sc_opcheck_layernorm(sc_cpu_backend(), op, out, x, gamma, beta, eps));
     const int64_t C = x->shape[x->ndim - 1];
-    SC_TRY(cpu_check_vector(gamma, op, "gamma", C));
-    SC_TRY(cpu_check_vector(beta, op, "beta", C));
-    if (!(eps >= 0.0f) || C == 0)
-        return sc_set_error(SC_ERR_VALUE, "%s: needs eps >= 0 and a non-empty last dim (eps %g, C %lld)", op,
-                            (double)eps, (long long)C);
     const int64_t rows = sc_tensor_rows(x);
     const float *xp = x->data;
     const float *g = gamma ? gamma->data : NULL, *b = beta ? beta->data : NULL;
@@ -88,17 +81,8 @@ sc_status cpu_grn(sc_backend *be, sc_tensor *out, const sc_tensor *x, const sc_t
                   float eps)
 {
     (void)be;
-    const char *op = "grn";
-    SC_TRY(cpu_check_f32(x, op, "x", 4));
-    SC_TRY(cpu_check_f32(out, op, "out", 4));
-    SC_TRY(cpu_check_shape(out, op, "out", 4, x->shape));
+    SC_TRY(sc_opcheck_grn(sc_cpu_backend(), out, x, gamma, beta, eps));
     const int64_t B = x->shape[0], HW = x->shape[1] * x->shape[2], C = x->shape[3];
-    SC_TRY(cpu_check_f32(gamma, op, "gamma", 1));
-    SC_TRY(cpu_check_vector(gamma, op, "gamma", C));
-    SC_TRY(cpu_check_f32(beta, op, "beta", 1));
-    SC_TRY(cpu_check_vector(beta, op, "beta", C));
-    if (!(eps >= 0.0f))
-        return sc_set_error(SC_ERR_VALUE, "%s: eps must be >= 0, got %g", op, (double)eps);
     if (B * HW * C == 0)
         return SC_OK;
 

@@ -26,17 +26,9 @@ static bilinear_tap bilinear_source(int64_t o, int64_t in_size, int64_t out_size
 sc_status cpu_resize_bilinear(sc_backend *be, sc_tensor *out, const sc_tensor *x)
 {
     (void)be;
-    const char *op = "resize_bilinear";
-    SC_TRY(cpu_check_f32(x, op, "x", 4));
-    SC_TRY(cpu_check_f32(out, op, "out", 4));
+    SC_TRY(sc_opcheck_resize_bilinear(sc_cpu_backend(), out, x));
     const int64_t B = x->shape[0], Hi = x->shape[1], Wi = x->shape[2], C = x->shape[3];
     const int64_t Ho = out->shape[1], Wo = out->shape[2];
-    const int64_t oshape[4] = {B, -1, -1, C};
-    SC_TRY(cpu_check_shape(out, op, "out", 4, oshape));
-    if ((Hi == 0 || Wi == 0) && Ho * Wo > 0)
-        return sc_set_error(SC_ERR_VALUE, "%s: cannot resize an empty %lldx%lld image to %lldx%lld", op,
-                            (long long)Hi, (long long)Wi, (long long)Ho, (long long)Wo);
-    SC_TRY(cpu_check_no_alias(out, x, op, "x"));
     if (sc_tensor_numel(out) == 0)
         return SC_OK;
     const float *xp = x->data;
@@ -91,34 +83,15 @@ static void shuffle_map(float *big, float *small, int64_t B, int64_t h, int64_t 
 sc_status cpu_pixel_unshuffle(sc_backend *be, sc_tensor *out, const sc_tensor *x, int r)
 {
     (void)be;
-    const char *op = "pixel_unshuffle";
-    SC_TRY(cpu_check_f32(x, op, "x", 4));
-    SC_TRY(cpu_check_f32(out, op, "out", 4));
-    const int64_t B = x->shape[0], H = x->shape[1], W = x->shape[2], C = x->shape[3];
-    if (r < 1 || H % r != 0 || W % r != 0)
-        return sc_set_error(SC_ERR_VALUE, "%s: factor %d must be >= 1 and divide the image size %lldx%lld", op, r,
-                            (long long)H, (long long)W);
-    const int64_t oshape[4] = {B, H / r, W / r, C * r * r};
-    SC_TRY(cpu_check_shape(out, op, "out", 4, oshape));
-    SC_TRY(cpu_check_no_alias(out, x, op, "x"));
-    shuffle_map(x->data, out->data, B, H / r, W / r, C, r, 1);
+    SC_TRY(sc_opcheck_pixel_unshuffle(sc_cpu_backend(), out, x, r));
+    shuffle_map(x->data, out->data, x->shape[0], out->shape[1], out->shape[2], x->shape[3], r, 1);
     return SC_OK;
 }
 
 sc_status cpu_pixel_shuffle(sc_backend *be, sc_tensor *out, const sc_tensor *x, int r)
 {
     (void)be;
-    const char *op = "pixel_shuffle";
-    SC_TRY(cpu_check_f32(x, op, "x", 4));
-    SC_TRY(cpu_check_f32(out, op, "out", 4));
-    const int64_t B = x->shape[0], h = x->shape[1], w = x->shape[2], Cs = x->shape[3];
-    if (r < 1 || Cs % ((int64_t)r * r) != 0)
-        return sc_set_error(SC_ERR_VALUE, "%s: factor %d must be >= 1 with r*r dividing the %lld channels", op, r,
-                            (long long)Cs);
-    const int64_t C = Cs / ((int64_t)r * r);
-    const int64_t oshape[4] = {B, h * r, w * r, C};
-    SC_TRY(cpu_check_shape(out, op, "out", 4, oshape));
-    SC_TRY(cpu_check_no_alias(out, x, op, "x"));
-    shuffle_map(out->data, x->data, B, h, w, C, r, 0);
+    SC_TRY(sc_opcheck_pixel_shuffle(sc_cpu_backend(), out, x, r));
+    shuffle_map(out->data, x->data, x->shape[0], x->shape[1], x->shape[2], out->shape[3], r, 0);
     return SC_OK;
 }

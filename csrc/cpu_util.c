@@ -5,66 +5,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-static sc_status check_tensor(const sc_tensor *t, sc_dtype dt, const char *op, const char *what, int ndim)
-{
-    if (!t)
-        return sc_set_error(SC_ERR_VALUE, "%s: %s is missing", op, what);
-    if (t->device != SC_CPU || t->dtype != dt)
-        return sc_set_error(SC_ERR_VALUE, "%s: %s must be a %s cpu tensor, got %s %s", op, what, sc_dtype_name(dt),
-                            sc_dtype_name(t->dtype), sc_device_name(t->device));
-    if (ndim >= 0 ? t->ndim != ndim : t->ndim < 1) {
-        char got[128];
-        sc_format_shape(t, got, sizeof got);
-        if (ndim >= 0)
-            return sc_set_error(SC_ERR_VALUE, "%s: %s must have %d dims, got shape %s", op, what, ndim, got);
-        return sc_set_error(SC_ERR_VALUE, "%s: %s must have at least 1 dim, got shape %s", op, what, got);
-    }
-    if (!t->data && sc_tensor_numel(t) > 0)
-        return sc_set_error(SC_ERR_VALUE, "%s: %s has no data", op, what);
-    return SC_OK;
-}
-
-sc_status cpu_check_f32(const sc_tensor *t, const char *op, const char *what, int ndim)
-{
-    return check_tensor(t, SC_F32, op, what, ndim);
-}
-
-sc_status cpu_check_i64(const sc_tensor *t, const char *op, const char *what, int ndim)
-{
-    return check_tensor(t, SC_I64, op, what, ndim);
-}
-
-sc_status cpu_check_shape(const sc_tensor *t, const char *op, const char *what, int ndim, const int64_t *shape)
-{
-    if (sc_check_shape(t, what, ndim, shape) != SC_OK)
-        return sc_add_context(SC_ERR_VALUE, "%s", op);
-    return SC_OK;
-}
-
-sc_status cpu_check_no_alias(const sc_tensor *out, const sc_tensor *in, const char *op, const char *what)
-{
-    const char *o0 = out->data, *i0 = in->data;
-    const char *o1 = o0 + sc_tensor_nbytes(out), *i1 = i0 + sc_tensor_nbytes(in);
-    if (o0 && i0 && o0 < i1 && i0 < o1)
-        return sc_set_error(SC_ERR_VALUE, "%s: out must not overlap %s", op, what);
-    return SC_OK;
-}
-
-sc_status cpu_check_vector(const sc_tensor *v, const char *op, const char *what, int64_t n)
-{
-    if (!v)
-        return SC_OK;
-    SC_TRY(cpu_check_f32(v, op, what, 1));
-    return cpu_check_shape(v, op, what, 1, &n);
-}
-
-sc_status cpu_check_epilogue(sc_epilogue ep, const char *op)
-{
-    if (ep.act != SC_ACT_NONE && ep.act != SC_ACT_GELU && ep.act != SC_ACT_SILU && ep.act != SC_ACT_QUICK_GELU)
-        return sc_set_error(SC_ERR_VALUE, "%s: unknown activation %d", op, (int)ep.act);
-    return SC_OK;
-}
-
 /* ---- scratch pool ---- */
 
 static pthread_mutex_t g_scratch_lock = PTHREAD_MUTEX_INITIALIZER;

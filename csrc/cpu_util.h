@@ -1,4 +1,4 @@
-/* Helpers shared by the CPU op implementations (cpu_*.c): argument checks, the scratch
+/* Helpers shared by the CPU op implementations (cpu_*.c): the scratch
  * pool, thread-count choice and the AVX2/AVX-512 dispatch macros; the vectorizable math and the
  * epilogue come from cpu_vmath.h. Not part of the op interface. */
 #ifndef SC_CPU_UTIL_H
@@ -10,20 +10,9 @@
 
 #include "cpu_kernels.h"
 #include "cpu_vmath.h"
+#include "sc_opcheck.h"
 
-/* ---- argument checks (all set a ValueError naming the op and the argument) ---- */
-
-/* `t` is a non-NULL float32 CPU tensor of rank `ndim` (ndim < 0: any rank >= 1). */
-sc_status cpu_check_f32(const sc_tensor *t, const char *op, const char *what, int ndim);
-/* `t` is a non-NULL int64 CPU tensor of rank `ndim`. */
-sc_status cpu_check_i64(const sc_tensor *t, const char *op, const char *what, int ndim);
-/* `t` has exactly `shape` (entries < 0 match anything). */
-sc_status cpu_check_shape(const sc_tensor *t, const char *op, const char *what, int ndim, const int64_t *shape);
-/* The memory of `out` and `in` does not overlap (for ops that cannot work in place). */
-sc_status cpu_check_no_alias(const sc_tensor *out, const sc_tensor *in, const char *op, const char *what);
-/* A per-channel vector (bias, gamma, beta): NULL, or float32 [n]. */
-sc_status cpu_check_vector(const sc_tensor *v, const char *op, const char *what, int64_t n);
-sc_status cpu_check_epilogue(sc_epilogue ep, const char *op);
+/* Argument checks: sc_opcheck.h (shared with the CUDA backend), with be = sc_cpu_backend(). */
 
 /* ---- scratch memory ----
  * A process-wide pool of grow-only buffers: acquire one (it is yours alone until released),

@@ -83,7 +83,6 @@ typedef struct {
     void *list_ctx;
     /* loading (list == NULL) */
     sc_loader *loader;
-    const char *source;
 } walker;
 
 typedef enum { PARAM_EXPECT, PARAM_LOAD, PARAM_HOST } param_use;
@@ -104,9 +103,7 @@ static sc_status visit(walker *w, param_use use, sc_dtype dtype, int ndim, const
     va_end(ap);
     if (w->list)
         return w->list(w->list_ctx, name, ndim, shape, dtype);
-    if (!sc_loader_has(w->loader, name))
-        return sc_set_error(SC_ERR_VALUE, "%s: weights are missing tensor '%s'", w->source, name);
-    switch (use) {
+    switch (use) { /* a missing tensor is an error naming the weight file */
     case PARAM_LOAD:
         return sc_loader_get(w->loader, name, ndim, shape, layout, dst);
     case PARAM_HOST:
@@ -247,7 +244,7 @@ void sc_paella_vq_free(sc_paella_vq *m)
     free(m);
 }
 
-static sc_status load_all(sc_paella_vq *m, const char *source, sc_loader *l)
+static sc_status load_all(sc_paella_vq *m, sc_loader *l)
 {
     /* The original stage_a.safetensors names the codebook differently; accept either. */
     walker wk = {
@@ -255,15 +252,13 @@ static sc_status load_all(sc_paella_vq *m, const char *source, sc_loader *l)
                       ? SC_PAELLA_NAMING_ORIGINAL
                       : SC_PAELLA_NAMING_DIFFUSERS,
         .loader = l,
-        .source = source,
     };
     SC_TRY(walk_encoder(&wk, &m->cfg));
     SC_TRY(walk_decoder(&wk, &m->cfg, m));
     return sc_loader_finish(l);
 }
 
-sc_status sc_paella_vq_load(const sc_paella_vq_config *cfg, const sc_weights *w, const char *source, sc_backend *be,
-                            sc_paella_vq **out)
+sc_status sc_paella_vq_load(const sc_paella_vq_config *cfg, const sc_weights *w, sc_backend *be, sc_paella_vq **out)
 {
     SC_TRY(sc_paella_vq_check_config(cfg));
     sc_paella_vq *m = calloc(1, sizeof *m);
@@ -281,7 +276,7 @@ sc_status sc_paella_vq_load(const sc_paella_vq_config *cfg, const sc_weights *w,
     if (s == SC_OK)
         s = sc_loader_create(w, be, &l);
     if (s == SC_OK)
-        s = load_all(m, source, l);
+        s = load_all(m, l);
     sc_loader_free(l);
     if (s != SC_OK) {
         sc_paella_vq_free(m);

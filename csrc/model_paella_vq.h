@@ -40,10 +40,9 @@ sc_status sc_paella_vq_list_keys(const sc_paella_vq_config *cfg, sc_paella_vq_na
 typedef struct sc_paella_vq sc_paella_vq;
 
 /* Load the decoder from `w` onto `be`, validating every tensor of the checkpoint (either
- * codebook naming is accepted). `source` (a folder or file) names the weights in messages.
- * Missing, misshapen or unexpected tensors are ValueErrors naming file and tensor. */
-sc_status sc_paella_vq_load(const sc_paella_vq_config *cfg, const sc_weights *w, const char *source,
-                            sc_backend *be, sc_paella_vq **out);
+ * codebook naming is accepted). Missing, misshapen or unexpected tensors are ValueErrors naming
+ * file and tensor. */
+sc_status sc_paella_vq_load(const sc_paella_vq_config *cfg, const sc_weights *w, sc_backend *be, sc_paella_vq **out);
 void sc_paella_vq_free(sc_paella_vq *m);
 
 const sc_paella_vq_config *sc_paella_vq_get_config(const sc_paella_vq *m);

@@ -19,28 +19,31 @@ sc_status sc_unet_config_validate(const sc_unet_config *cfg)
     if (cfg->levels < 1 || cfg->levels > SC_UNET_MAX_LEVELS)
         return sc_set_error(SC_ERR_VALUE, "UNet config: block_out_channels must have 1 to %d entries, got %d",
                             SC_UNET_MAX_LEVELS, cfg->levels);
+    /* Upper bounds far above the published configs (2048 channels, 28 layers, 3 repeats) keep the
+     * structure's size arithmetic in range and refuse configs no weight file could match before
+     * they allocate gigabytes of bookkeeping. */
+    enum { MAX_CHANNELS = 1 << 16, MAX_LAYERS = 1024, MAX_REPEATS = 64 };
     const struct {
         const char *name;
-        int value;
-        int min;
+        int value, min, max;
     } scalars[] = {
-        {"in_channels", cfg->in_channels, 1},
-        {"out_channels", cfg->out_channels, 1},
-        {"timestep_ratio_embedding_dim", cfg->c_r, 1},
-        {"patch_size", cfg->patch_size, 1},
-        {"conditioning_dim", cfg->c_cond, 1},
-        {"clip_text_pooled_in_channels", cfg->clip_text_pooled_in, 1},
-        {"clip_seq", cfg->clip_seq, 1},
-        {"kernel_size", cfg->kernel_size, 1},
-        {"clip_text_in_channels", cfg->clip_text_in, 0},
-        {"clip_image_in_channels", cfg->clip_image_in, 0},
-        {"effnet_in_channels", cfg->effnet_in, 0},
-        {"pixel_mapper_in_channels", cfg->pixel_in, 0},
+        {"in_channels", cfg->in_channels, 1, MAX_CHANNELS},
+        {"out_channels", cfg->out_channels, 1, MAX_CHANNELS},
+        {"timestep_ratio_embedding_dim", cfg->c_r, 1, MAX_CHANNELS},
+        {"patch_size", cfg->patch_size, 1, 64},
+        {"conditioning_dim", cfg->c_cond, 1, MAX_CHANNELS},
+        {"clip_text_pooled_in_channels", cfg->clip_text_pooled_in, 1, MAX_CHANNELS},
+        {"clip_seq", cfg->clip_seq, 1, 1024},
+        {"kernel_size", cfg->kernel_size, 1, 63},
+        {"clip_text_in_channels", cfg->clip_text_in, 0, MAX_CHANNELS},
+        {"clip_image_in_channels", cfg->clip_image_in, 0, MAX_CHANNELS},
+        {"effnet_in_channels", cfg->effnet_in, 0, MAX_CHANNELS},
+        {"pixel_mapper_in_channels", cfg->pixel_in, 0, MAX_CHANNELS},
     };
     for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++)
-        if (scalars[i].value < scalars[i].min)
-            return sc_set_error(SC_ERR_VALUE, "UNet config: %s must be >= %d, got %d", scalars[i].name,
-                                scalars[i].min, scalars[i].value);
+        if (scalars[i].value < scalars[i].min || scalars[i].value > scalars[i].max)
+            return sc_set_error(SC_ERR_VALUE, "UNet config: %s must be between %d and %d, got %d", scalars[i].name,
+                                scalars[i].min, scalars[i].max, scalars[i].value);
     /* diffusers divides by (c_r / 2 - 1) */
     if (cfg->c_r / 2 == 1)
         return sc_set_error(SC_ERR_VALUE, "UNet config: timestep_ratio_embedding_dim %d gives a zero division "
@@ -51,10 +54,21 @@ sc_status sc_unet_config_validate(const sc_unet_config *cfg)
         return sc_set_error(SC_ERR_VALUE, "UNet config: kernel_size must be odd, got %d", cfg->kernel_size);
     for (int i = 0; i < cfg->levels; i++) {
         int c = cfg->channels[i];
-        if (c < 1)
-            return sc_set_error(SC_ERR_VALUE, "UNet config: block_out_channels[%d] must be >= 1, got %d", i, c);
-        if (cfg->down_layers[i] < 0 || cfg->up_layers[i] < 0)
-            return sc_set_error(SC_ERR_VALUE, "UNet config: layer counts must be >= 0 (level %d)", i);
+        if (c < 1 || c > MAX_CHANNELS)
+            return sc_set_error(SC_ERR_VALUE, "UNet config: block_out_channels[%d] must be between 1 and %d, got %d",
+                                i, MAX_CHANNELS, c);
+        if (cfg->down_layers[i] < 0 || cfg->down_layers[i] > MAX_LAYERS)
+            return sc_set_error(SC_ERR_VALUE, "UNet config: down_num_layers_per_block[%d] must be between 0 and %d, "
+                                "got %d", i, MAX_LAYERS, cfg->down_layers[i]);
+        if (cfg->up_layers[i] < 0 || cfg->up_layers[i] > MAX_LAYERS)
+            return sc_set_error(SC_ERR_VALUE, "UNet config: up_num_layers_per_block[%d] must be between 0 and %d, "
+                                "got %d", i, MAX_LAYERS, cfg->up_layers[i]);
+        if (cfg->down_repeats[i] > MAX_REPEATS)
+            return sc_set_error(SC_ERR_VALUE, "UNet config: down_blocks_repeat_mappers[%d] must be at most %d, got %d",
+                                i, MAX_REPEATS, cfg->down_repeats[i]);
+        if (cfg->up_repeats[i] > MAX_REPEATS)
+            return sc_set_error(SC_ERR_VALUE, "UNet config: up_blocks_repeat_mappers[%d] must be at most %d, got %d",
+                                i, MAX_REPEATS, cfg->up_repeats[i]);
         if (cfg->n_types[i] < 0 || cfg->n_types[i] > SC_UNET_MAX_BLOCK_TYPES)
             return sc_set_error(SC_ERR_VALUE, "UNet config: block_types_per_layer[%d] must have at most %d entries",
                                 i, SC_UNET_MAX_BLOCK_TYPES);

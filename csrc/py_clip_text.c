@@ -15,7 +15,12 @@ static int config_int(PyObject *config, const char *key, int64_t *out)
         PyErr_Format(PyExc_ValueError, "CLIP text config: '%s' must be an integer", key);
         return -1;
     }
-    long long x = PyLong_AsLongLong(v);
+    int overflow;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow) {
+        PyErr_Format(PyExc_ValueError, "CLIP text config: '%s' is out of range: %R", key, v);
+        return -1;
+    }
     if (x == -1 && PyErr_Occurred())
         return -1;
     *out = (int64_t)x;
@@ -231,6 +236,10 @@ static PyObject *clip_text_free_workspace(ClipTextObject *self, PyObject *args)
     (void)args;
     if (!self->model) {
         PyErr_SetString(PyExc_RuntimeError, "ClipTextModel is not initialized");
+        return NULL;
+    }
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "this CLIP text model is running a forward pass in another thread");
         return NULL;
     }
     sc_clip_text_free_workspace(self->model);

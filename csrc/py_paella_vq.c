@@ -147,7 +147,7 @@ static PyObject *pvq_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     s = single_file ? sc_weights_open_file(path, &w)
                     : sc_weights_open_dir(path, "diffusion_pytorch_model", variant, &w);
     if (s == SC_OK)
-        s = sc_paella_vq_load(&cfg, w, path, be, &self->model);
+        s = sc_paella_vq_load(&cfg, w, be, &self->model);
     sc_weights_close(w);
     Py_END_ALLOW_THREADS
     if (s != SC_OK) {

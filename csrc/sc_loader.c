@@ -64,8 +64,14 @@ static sc_status find_checked(sc_loader *l, const char *name, int ndim, const in
                               const sc_st_entry **entry)
 {
     const sc_st_entry *e = sc_weights_find(l->weights, name);
-    if (!e)
-        return sc_set_error(SC_ERR_VALUE, "weights are missing tensor '%s'", name);
+    if (!e) {
+        /* name the weight file, or the first shard and how many more */
+        const size_t files = sc_weights_file_count(l->weights);
+        const char *file = files ? sc_safetensors_path(sc_weights_file(l->weights, 0)) : "the weights";
+        if (files > 1)
+            return sc_set_error(SC_ERR_VALUE, "%s and %zu more shard(s): missing tensor '%s'", file, files - 1, name);
+        return sc_set_error(SC_ERR_VALUE, "%s: missing tensor '%s'", file, name);
+    }
     int same = e->ndim == ndim;
     for (int i = 0; same && i < ndim; i++)
         same = e->shape[i] == shape[i];

@@ -272,7 +272,8 @@ sc_status sc_tokenizer_encode_batch(sc_tokenizer *t, const sc_str *texts, size_t
             break;
         }
         size_t kept = content.n < room ? content.n : room;
-        const uint32_t *first = content.v + (t->truncate_left ? content.n - kept : 0);
+        /* an offset, not a pointer: content.v is NULL while nothing was encoded */
+        size_t first = t->truncate_left ? content.n - kept : 0;
         size_t pad = room - kept, at = t->pad_left ? pad : 0;
         int64_t *row = ids + i * max_length, *row_mask = mask + i * max_length;
         for (size_t k = 0; k < max_length; k++) {
@@ -281,7 +282,7 @@ sc_status sc_tokenizer_encode_batch(sc_tokenizer *t, const sc_str *texts, size_t
         }
         row[at] = t->bos_id;
         for (size_t k = 0; k < kept; k++)
-            row[at + 1 + k] = first[k];
+            row[at + 1 + k] = content.v[first + k];
         row[at + 1 + kept] = t->eos_id;
         for (size_t k = 0; k < kept + 2; k++)
             row_mask[at + k] = 1;

@@ -65,6 +65,7 @@ typedef struct {
     /* named tokens: content, and the object describing them (NULL for a plain string) */
     const char *named[4];
     const sc_json *named_obj[4];
+    const char *named_from[4]; /* the file that named it (for messages); NULL: CLIP's default */
     int named_special_default[4]; /* "special" assumed when an object does not say */
     size_t model_max_length;
     int pad_left, truncate_left;
@@ -283,6 +284,7 @@ static sc_status read_named(loader *L, const sc_json *cfg, const char *what, int
         const sc_json *v = sc_json_get(cfg, NAMED_KEYS[k]);
         if (!v)
             continue;
+        L->named_from[k] = what;
         if (v->type == SC_JSON_NULL) {
             L->named[k] = NULL;
             continue;
@@ -381,10 +383,11 @@ static sc_status add_named(loader *L)
 {
     size_t listed = L->n_added;
     for (int k = 0; k < 4; k++) {
+        char what[sizeof L->config_file.path + 32];
+        snprintf(what, sizeof what, "%s: %s", L->named_from[k] ? L->named_from[k] : L->folder, NAMED_KEYS[k]);
         if (!L->named[k]) {
             if (k != UNK)
-                return sc_set_error(SC_ERR_VALUE, "%s/tokenizer_config.json: %s is null, but CLIP needs it", L->folder,
-                                    NAMED_KEYS[k]);
+                return sc_set_error(SC_ERR_VALUE, "%s is null, but CLIP needs it", what);
             continue;
         }
         size_t len = strlen(L->named[k]);
@@ -393,7 +396,7 @@ static sc_status add_named(loader *L)
             known = L->added[i].content.len == len && memcmp(L->added[i].content.s, L->named[k], len) == 0;
         if (!known)
             SC_TRY(add_token(L, L->named[k], len, L->named_obj[k], L->named_obj[k] ? L->named_special_default[k] : 1, -1,
-                             NAMED_KEYS[k]));
+                             what));
     }
     return SC_OK;
 }
@@ -434,6 +437,9 @@ sc_status sc_tokenizer_load(const char *folder, sc_tokenizer **out)
             L.named[BOS], L.named[EOS], L.named[UNK], L.named[PAD], L.model_max_length, L.pad_left, L.truncate_left,
         };
         s = sc_tokenizer_create(&spec, out);
+        /* an inconsistency between the files: name the folder unless a file of it is named */
+        if (s != SC_OK && s != SC_ERR_NOMEM && !strstr(sc_last_error(), folder))
+            sc_add_context(s, "%s", folder);
     }
     loader_free(&L);
     return s;

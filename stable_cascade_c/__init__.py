@@ -14,7 +14,7 @@ from .tokenizer import CLIPTokenizer
 from .text_encoder import CLIPTextModelWithProjection
 from .vqgan import PaellaVQModel
 from .unet import StableCascadeUNet
-from .pipeline import Pipeline
+from .pipeline import NonFiniteError, Pipeline
 from .params import GenerationParams
 from . import weights
 
@@ -52,6 +52,7 @@ __all__ = [
     "PaellaVQModel",
     "StableCascadeUNet",
     "Pipeline",
+    "NonFiniteError",
     "GenerationParams",
     "weights",
 ]

@@ -13,6 +13,8 @@ import warnings
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Dict, Mapping, Optional
 
+import numpy as np
+
 #: Upper bound (inclusive) of the random seed drawn for ``seed=-1``, as infer_stable_cascade does.
 RANDOM_SEED_MAX = 191965535
 #: Largest side accepted for width/height. 4096 px is 16 MPix: the decoder latent alone is
@@ -46,37 +48,58 @@ class GenerationParams:
 PARAM_NAMES = tuple(f.name for f in fields(GenerationParams))
 
 
+class SizeError(ValueError):
+    """width or height outside [SIZE_MULTIPLE, MAX_SIDE]. ``params`` holds the request as parsed
+    (every other value valid), so that a caller that knows the models can say what it would cost."""
+
+    def __init__(self, message: str, params: GenerationParams):
+        super().__init__(message)
+        self.params = params
+
+
+def _show(value: Any) -> str:
+    """repr() for error messages, shortened: a 100 kB prompt or a 5000-digit integer must not fill
+    the terminal (and str() of an int beyond 4300 digits raises)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an integer of about {int(value.bit_length() * math.log10(2))} digits"
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}...{text[-12:]}"
+
+
 def _parse_int(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer, got the boolean {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be an integer, got the boolean {value}")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
         if not math.isfinite(value) or value != int(value):
-            raise ValueError(f"{name} must be an integer, got {value!r}")
+            raise ValueError(f"{name} must be an integer, got {_show(value)}")
         return int(value)
     if isinstance(value, str):
         try:
             return int(value.strip())
         except ValueError:
-            raise ValueError(f"{name} must be an integer string such as '20', got {value!r}") from None
+            raise ValueError(f"{name} must be an integer string such as '20', got {_show(value)}") from None
     raise ValueError(f"{name} must be an integer, got {type(value).__name__}")
 
 
 def _parse_float(name: str, value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number, got the boolean {value!r}")
-    if isinstance(value, (int, float)):
-        out = float(value)
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a number, got the boolean {value}")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        try:
+            out = float(value)
+        except OverflowError:  # an int beyond the float range
+            raise ValueError(f"{name} is too large, got {_show(value)}") from None
     elif isinstance(value, str):
         try:
             out = float(value.strip())
         except ValueError:
-            raise ValueError(f"{name} must be a number such as '4.0', got {value!r}") from None
+            raise ValueError(f"{name} must be a number such as '4.0', got {_show(value)}") from None
     else:
         raise ValueError(f"{name} must be a number, got {type(value).__name__}")
     if not math.isfinite(out):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
+        raise ValueError(f"{name} must be a finite number, got {_show(value)}")
     return out
 
 
@@ -85,12 +108,17 @@ def _parse_str(name: str, value: Any) -> str:
         raise ValueError(f"{name} must be a string, got None")
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{name} is not valid Unicode text: lone surrogate {value[exc.start]!r} at position "
+                         f"{exc.start}") from None
     return value
 
 
 def _check_range(name: str, value, lo, hi) -> None:
     if not lo <= value <= hi:
-        raise ValueError(f"{name} must be between {lo} and {hi}, got {value}")
+        raise ValueError(f"{name} must be between {lo} and {hi}, got {_show(value)}")
 
 
 def floor_size(name: str, value: int) -> int:
@@ -108,11 +136,13 @@ def parse_params(values: Optional[Mapping[str, Any]] = None, base: Optional[Gene
     Unknown keys are ignored with a warning that lists the known ones (a dict written for a
     newer infer_stable_cascade still runs, and a typo does not go unnoticed).
     """
+    if values is not None and not isinstance(values, Mapping):
+        raise TypeError(f"parameters must be a dict of name -> value, got {type(values).__name__}")
     merged: Dict[str, Any] = asdict(base or GenerationParams())
     for source in (values or {}, kwargs):
         for key, value in source.items():
             if key not in merged:
-                warnings.warn(f"unknown parameter {key!r} ignored; known: {', '.join(PARAM_NAMES)}", stacklevel=2)
+                warnings.warn(f"unknown parameter {_show(key)} ignored; known: {', '.join(PARAM_NAMES)}", stacklevel=2)
                 continue
             merged[key] = value
     p = GenerationParams(
@@ -135,7 +165,11 @@ def parse_params(values: Optional[Mapping[str, Any]] = None, base: Optional[Gene
     if p.seed != -1:
         _check_range("seed", p.seed, 0, 2**63 - 1)
     for name in ("width", "height"):
-        _check_range(name, getattr(p, name), SIZE_MULTIPLE, MAX_SIDE)
+        try:
+            _check_range(name, getattr(p, name), SIZE_MULTIPLE, MAX_SIDE)
+        except ValueError as exc:
+            raise SizeError(str(exc), p) from None
+    for name in ("width", "height"):
         setattr(p, name, floor_size(name, getattr(p, name)))
     return p
 

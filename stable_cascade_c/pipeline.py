@@ -17,10 +17,11 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 
 import numpy as np
 
+from . import memory
 from ._progress import ProgressArg, make_progress
 from .devices import resolve_device
 from .generator import Generator
-from .params import GenerationParams, parse_params, resolve_seed
+from .params import GenerationParams, SizeError, parse_params, resolve_seed
 from .scheduler import DDPMWuerstchenScheduler
 from .text_encoder import CLIPTextModelWithProjection, same_model
 from .tokenizer import CLIPTokenizer
@@ -74,6 +75,25 @@ def to_uint8_images(decoded: np.ndarray) -> List[np.ndarray]:
     return [np.ascontiguousarray(img) for img in x]
 
 
+class NonFiniteError(FloatingPointError):
+    """NaN or Inf appeared in a stage's output (corrupt weights, or weights of another model)."""
+
+
+def check_finite(x: np.ndarray, where: str) -> None:
+    """Raise NonFiniteError naming `where` when `x` holds NaN or Inf (instead of letting it
+    turn into a silently black image)."""
+    finite = np.isfinite(x)
+    if not finite.all():
+        bad = int(finite.size - np.count_nonzero(finite))
+        raise NonFiniteError(f"{where} produced {bad} NaN/Inf value(s) out of {finite.size}; "
+                             "the weights are probably corrupt or belong to another model")
+
+
+def _describe_request(p: GenerationParams) -> str:
+    images = "1 image" if p.num_images_per_prompt == 1 else f"{p.num_images_per_prompt} images"
+    return f"{images} of {p.width}x{p.height}"
+
+
 def _find_subfolders(root: str, wanted: Dict[str, Sequence[str]]) -> Dict[str, str]:
     """The first existing candidate folder for each wanted part; one FileNotFoundError naming
     every part that is missing."""
@@ -94,13 +114,20 @@ class _Net:
     activation workspace is freed after each use all the same: the stages then never hold their
     workspaces at once (the next run allocates each again in its first step)."""
 
-    def __init__(self, net_or_loader: Union[Any, Callable[[], Any]]):
+    def __init__(self, net_or_loader: Union[Any, Callable[[], Any]], config: Optional[Dict[str, Any]] = None):
         self._loader = net_or_loader if callable(net_or_loader) and not hasattr(net_or_loader, "config") else None
         self._net = None if self._loader else net_or_loader
+        self._config = config
 
     @property
     def held(self) -> bool:
         return self._net is not None
+
+    @property
+    def config(self) -> Optional[Dict[str, Any]]:
+        """The network's config without loading it: the held network's, else the one given with the
+        loader (None when there is none)."""
+        return self._net.config if self._net is not None else self._config
 
     @contextmanager
     def use(self) -> Iterator[Any]:
@@ -122,7 +149,10 @@ class Pipeline:
     infer_stable_cascade parameter dict or keywords; returns a list of ``uint8 (H, W, 3)`` RGB arrays.
 
     One pipeline object runs one generation at a time: a concurrent call from another thread
-    raises ``RuntimeError`` (use one pipeline per thread for parallel work).
+    raises ``RuntimeError`` (use one pipeline per thread for parallel work). Before generating,
+    the host memory the request needs is estimated from the model configs; a request that does
+    not fit in the available memory raises ``MemoryError`` before anything is allocated (set
+    ``check_memory = False`` to skip the check). See docs/reliability.md.
 
     Example::
 
@@ -130,27 +160,34 @@ class Pipeline:
         image = pipe(prompt="a lighthouse at dusk", seed=7)[0]     # uint8 (1024, 1024, 3)
     """
 
+    #: Refuse requests whose estimated memory exceeds what the machine has available.
+    check_memory: bool = True
+
     def __init__(self, *, tokenizer: CLIPTokenizer, text_encoder: NetArg, prior: NetArg,
                  prior_scheduler: DDPMWuerstchenScheduler, decoder_tokenizer: CLIPTokenizer,
                  decoder_text_encoder: NetArg, decoder: NetArg, decoder_scheduler: DDPMWuerstchenScheduler,
                  vqgan: NetArg, device: str = "cpu",
                  resolution_multiple: float = PRIOR_RESOLUTION_MULTIPLE,
-                 latent_dim_scale: float = DECODER_LATENT_DIM_SCALE):
+                 latent_dim_scale: float = DECODER_LATENT_DIM_SCALE,
+                 configs: Optional[Dict[str, Dict[str, Any]]] = None):
         """Assemble a pipeline from components. Each network (text encoders, prior, decoder,
         vqgan) may be given as an instance (held) or as a zero-argument loader (loaded for each
-        use, see ``low_memory`` in :meth:`from_pretrained`)."""
+        use, see ``low_memory`` in :meth:`from_pretrained`); ``configs`` gives the configs of
+        loaded-per-use networks by the same names, for the memory estimate."""
         self.tokenizer = tokenizer
         self.prior_scheduler = prior_scheduler
         self.decoder_tokenizer = decoder_tokenizer
         self.decoder_scheduler = decoder_scheduler
-        self._nets = {"text_encoder": _Net(text_encoder), "prior": _Net(prior),
-                      "decoder_text_encoder": _Net(decoder_text_encoder), "decoder": _Net(decoder),
-                      "vqgan": _Net(vqgan)}
+        nets = {"text_encoder": text_encoder, "prior": prior, "decoder_text_encoder": decoder_text_encoder,
+                "decoder": decoder, "vqgan": vqgan}
+        self._nets = {name: _Net(net, (configs or {}).get(name)) for name, net in nets.items()}
         self.device = device
         self.resolution_multiple = resolution_multiple
         self.latent_dim_scale = latent_dim_scale
         self.last_seed: Optional[int] = None
         self._busy = threading.Lock()
+        # What the stages' arenas hold after the largest request so far (held networks keep them).
+        self._held: Optional[memory.MemoryEstimate] = None
 
     # The networks, for direct use (in low_memory mode each access loads it afresh).
     text_encoder = property(lambda self: self._nets["text_encoder"].get())
@@ -206,6 +243,7 @@ class Pipeline:
         else:
             nets["decoder_text_encoder"] = loader("decoder_text_encoder") if low_memory else loader(
                 "decoder_text_encoder")()
+        configs = {name: classes[name].load_config(dirs[name]) for name in dirs} if low_memory else None
         return cls(
             tokenizer=CLIPTokenizer.from_pretrained(p_dirs["tokenizer"]),
             prior_scheduler=DDPMWuerstchenScheduler.from_pretrained(p_dirs["scheduler"]),
@@ -214,6 +252,7 @@ class Pipeline:
             device=device,
             resolution_multiple=_model_index_value(prior, "resolution_multiple", PRIOR_RESOLUTION_MULTIPLE),
             latent_dim_scale=_model_index_value(decoder, "latent_dim_scale", DECODER_LATENT_DIM_SCALE),
+            configs=configs,
             **nets,
         )
 
@@ -236,20 +275,76 @@ class Pipeline:
             ``num_images_per_prompt`` arrays of dtype uint8 and shape ``(height, width, 3)``, RGB.
 
         Raises:
-            ValueError: a parameter is invalid (the message names it and its allowed range).
+            ValueError: a parameter is invalid (the message names it and its allowed range; a too
+                large width/height also says how much memory it would need).
+            MemoryError: the request needs more host memory than is available (nothing was allocated).
+            RuntimeError: the pipeline is already generating in another thread.
             KeyboardInterrupt: interrupted; the run stops between steps and the pipeline stays usable.
         """
-        p = parse_params(params, **kwargs)
+        try:
+            p = parse_params(params, **kwargs)
+        except SizeError as exc:
+            sides_countable = all(1 <= side <= 2**53 for side in (exc.params.width, exc.params.height))
+            need = self.memory_estimate(exc.params) if sides_countable else None
+            if need is None:
+                raise  # no meaningful figure for sizes like 0 or a 5000-digit number
+            raise SizeError(f"{exc}; {_describe_request(exc.params)} would need {need.describe()}",
+                            exc.params) from None
         if not self._busy.acquire(blocking=False):
             raise RuntimeError("this Pipeline is already generating in another thread; "
                                "use one Pipeline per thread")
-        reporter = make_progress(progress)
+        reporter = None
         try:
-            return self._generate(p, reporter, _stages)
+            need = self.memory_estimate(p)
+            if self.check_memory and need is not None:
+                self._check_memory(p, need)
+            reporter = make_progress(progress)
+            try:
+                return self._generate(p, reporter, _stages)
+            finally:
+                if need is not None and not self.low_memory:
+                    self._held = need if self._held is None else memory.MemoryEstimate(
+                        *(max(a, b) for a, b in zip(need.stages().values(), self._held.stages().values())))
         finally:
             if reporter:
                 reporter.close()
             self._busy.release()
+
+    # -- memory --------------------------------------------------------------------------------
+
+    def memory_estimate(self, params: GenerationParams) -> Optional[memory.MemoryEstimate]:
+        """Upper bound of the host memory a request allocates, per stage (stable_cascade_c.memory);
+        None when a network's config is unknown (a loader given without its config)."""
+        cfg = {name: net.config for name, net in self._nets.items()}
+        if any(c is None for c in cfg.values()):
+            return None
+        n = params.num_images_per_prompt
+        prior_batch = n * (2 if params.prior_guidance_scale > 1.0 else 1)
+        decoder_batch = n * (2 if params.guidance_scale > 1.0 else 1)
+        prior_hw = prior_latent_size(params.height, params.width, self.resolution_multiple)
+        decoder_hw = decoder_latent_size(prior_hw, self.latent_dim_scale)
+        tokens = self.tokenizer.model_max_length
+        # Conditioning tokens: the prior sees the text tokens plus clip_seq tokens each for the pooled
+        # text and the (zero) image embedding; the decoder only the pooled text's.
+        prior_tokens = tokens + 2 * cfg["prior"]["clip_seq"]
+        return memory.MemoryEstimate(
+            text_encoders=max(memory.text_encoder_bytes(cfg["text_encoder"], 2, tokens),
+                              memory.text_encoder_bytes(cfg["decoder_text_encoder"], 2, tokens)),
+            prior=memory.unet_bytes(cfg["prior"], prior_batch, *prior_hw, clip_tokens=prior_tokens),
+            decoder=memory.unet_bytes(cfg["decoder"], decoder_batch, *decoder_hw, clip_tokens=cfg["decoder"]["clip_seq"]),
+            stage_a=memory.vqgan_decode_bytes(cfg["vqgan"], n, *decoder_hw),
+        )
+
+    def _check_memory(self, p: GenerationParams, need: memory.MemoryEstimate) -> None:
+        # Held networks keep their arenas between calls: only growth beyond the largest earlier
+        # request is new. In low_memory mode the stages run one at a time and free everything.
+        new = max(need.stages().values()) if self.low_memory else need.exceeding(self._held)
+        available = memory.available_memory()
+        if new > available:
+            raise MemoryError(
+                f"{_describe_request(p)} needs {need.describe()}, {memory.format_bytes(new)} of it not yet "
+                f"allocated, but only {memory.format_bytes(available)} is available; use a smaller width/height "
+                f"or fewer images per prompt")
 
     @staticmethod
     def _encode(tokenizer: CLIPTokenizer, encoder: CLIPTextModelWithProjection, texts: List[str]):
@@ -278,6 +373,7 @@ class Pipeline:
             else:
                 eps = unet.forward_prepared(prepared, latents, ratio)
             latents = scheduler.step(eps, ratio, latents, generator=generator)
+            check_finite(latents, f"{stage} step {i + 1}/{len(timesteps)}")
             if progress:
                 progress(stage, i + 1, len(timesteps))
         return latents
@@ -297,6 +393,7 @@ class Pipeline:
             hidden, pooled = self._encode(self.tokenizer, text_encoder,
                                           [p.prompt, p.negative_prompt] if prior_cfg else [p.prompt])
         del text_encoder
+        check_finite(hidden, "the prior's text encoder")
         hidden = np.repeat(hidden, n, axis=0)
         pooled = np.repeat(pooled, n, axis=0)
         prior_hw = prior_latent_size(p.height, p.width, self.resolution_multiple)
@@ -314,6 +411,7 @@ class Pipeline:
             _, dec_pooled = self._encode(self.decoder_tokenizer, text_encoder,
                                          [p.prompt, p.negative_prompt] if dec_cfg else [p.prompt])
         del text_encoder
+        check_finite(dec_pooled, "the decoder's text encoder")
         dec_pooled = np.repeat(dec_pooled, n, axis=0)
         effnet = image_embeddings
         if dec_cfg:
@@ -333,4 +431,5 @@ class Pipeline:
         with nets["vqgan"].use() as vqgan:
             decoded = vqgan.decode(latents * np.float32(vqgan.scale_factor))
         del vqgan
+        check_finite(decoded, "Stage A (vqgan)")
         return to_uint8_images(decoded)

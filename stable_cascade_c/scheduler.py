@@ -3,13 +3,13 @@
 Same formulas, defaults and float32 operation order as diffusers on the CPU; the noise of each
 step comes from a torch-compatible ``Generator``. Differences and what was verified: docs/rng.md.
 """
-import json
 import os
 from typing import Any, Dict, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _C
+from ._config import naming_file, read_json_object
 from .generator import Generator, default_generator
 
 CONFIG_NAME = "scheduler_config.json"
@@ -59,14 +59,9 @@ class DDPMWuerstchenScheduler(_C.DDPMWuerstchenScheduler):
                         subfolder: Optional[str] = None) -> "DDPMWuerstchenScheduler":
         """Read ``scheduler_config.json`` from ``folder`` (or ``folder/subfolder``), as diffusers does."""
         path = os.path.join(os.fspath(folder), subfolder or "", CONFIG_NAME)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{CONFIG_NAME} not found: {path}")
-        with open(path, "r", encoding="utf-8") as f:
-            try:
-                config = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}: not valid JSON ({e})") from None
-        return cls.from_config(config)
+        config = read_json_object(path, CONFIG_NAME)
+        with naming_file(path):
+            return cls.from_config(config)
 
     def set_timesteps(self, num_inference_steps: Optional[int] = None,
                       timesteps: Optional[Sequence[float]] = None) -> None:

@@ -6,7 +6,6 @@ Stable Cascade's `text_encoder/` is the OpenCLIP ViT-bigG-14 text tower. The pri
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from . import _C
+from ._config import naming_file, read_json_object
 from .devices import resolve_device
 from .safetensors import open_weights
 
@@ -34,18 +34,14 @@ CONFIG_DEFAULTS: Dict[str, Any] = {
 
 
 def load_config(folder: str) -> Dict[str, Any]:
-    """The text-encoder fields of ``<folder>/config.json`` with transformers' defaults filled in."""
+    """The text-encoder fields of ``<folder>/config.json`` with transformers' defaults filled in,
+    checked before any weight is read: a bad value is a ValueError that names the file."""
     path = os.path.join(folder, "config.json")
-    if not os.path.isfile(path):
-        raise FileNotFoundError("CLIP text encoder config not found: %s" % path)
-    with open(path, encoding="utf-8") as f:
-        try:
-            raw = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError("%s is not valid JSON: %s" % (path, e)) from None
-    if not isinstance(raw, dict):
-        raise ValueError("%s must hold a JSON object" % path)
-    return {key: raw.get(key, default) for key, default in CONFIG_DEFAULTS.items()}
+    raw = read_json_object(path, "CLIP text encoder config")
+    config = {key: raw.get(key, default) for key, default in CONFIG_DEFAULTS.items()}
+    with naming_file(path):
+        _C.clip_text_expected_keys(config)  # runs the C loader's config checks
+    return config
 
 
 # A Hugging Face cache blob is named by the hash of its content (git SHA-1, or SHA-256 for LFS files).
@@ -141,6 +137,8 @@ class CLIPTextModelWithProjection:
             raise FileNotFoundError("CLIP text encoder folder not found: %s" % folder)
         config = load_config(folder)
         return cls(_C.ClipTextModel(folder, variant, config, device), config, device)
+
+    load_config = staticmethod(load_config)
 
     @staticmethod
     def expected_keys(config: Dict[str, Any]) -> List[Tuple[str, Tuple[int, ...]]]:

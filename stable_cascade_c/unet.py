@@ -12,13 +12,13 @@ arguments. Inputs and outputs are float32 NumPy arrays in diffusers' NCHW layout
 from __future__ import annotations
 
 import copy
-import json
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _C
+from ._config import naming_file, read_json_object
 from .devices import resolve_device
 
 _R, _T, _A = "SDCascadeResBlock", "SDCascadeTimestepBlock", "SDCascadeAttnBlock"
@@ -105,6 +105,12 @@ def normalize_config(config: ConfigLike) -> Dict[str, Any]:
     for key, value in cfg.items():
         if isinstance(value, tuple):
             cfg[key] = list(value)
+    for key in ("block_out_channels",) + _PER_LEVEL:
+        if not isinstance(cfg[key], list):
+            raise ValueError(f"UNet config: `{key}` must be a list, got {cfg[key]!r}")
+    if not all(isinstance(t, (list, tuple)) for t in cfg["block_types_per_layer"]):
+        raise ValueError(f"UNet config: `block_types_per_layer` must be a list of lists of block names, "
+                         f"got {cfg['block_types_per_layer']!r}")
     cfg["block_types_per_layer"] = [list(t) for t in cfg["block_types_per_layer"]]
     levels = len(cfg["block_out_channels"])
     for key in _PER_LEVEL:
@@ -139,13 +145,20 @@ class StableCascadeUNet:
         or its shards listed in the matching .safetensors.index.json. On device "cuda" (or "auto" with
         a usable GPU) the weights are bfloat16 on the GPU; arrays in and out stay float32."""
         device = resolve_device(device)
-        path = os.path.join(folder, "config.json")
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"no config.json in {folder}")
-        with open(path, encoding="utf-8") as f:
-            cfg = normalize_config(json.load(f))
+        cfg = cls.load_config(folder)
         return cls(_C.UNet(cfg, folder, variant=variant, single_file=False, naming="diffusers", device=device), cfg,
                    device)
+
+    @staticmethod
+    def load_config(folder: str) -> Dict[str, Any]:
+        """The normalised config of a diffusers folder's config.json, checked before any weight is
+        read: a bad value is a ValueError that names the file."""
+        path = os.path.join(os.fspath(folder), "config.json")
+        raw = read_json_object(path, "UNet config")
+        with naming_file(path):
+            cfg = normalize_config(raw)
+            _C.unet_expected_keys(cfg, "diffusers")  # runs the C loader's config checks
+        return cfg
 
     @classmethod
     def from_single_file(cls, path: str, config: Optional[ConfigLike] = None, device: str = "cpu",

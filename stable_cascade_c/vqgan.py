@@ -5,13 +5,13 @@ or the original single file ``stage_a.safetensors``. Computation is in the C ext
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from . import _C
+from ._config import naming_file, read_json_object
 from .devices import resolve_device
 
 #: diffusers' PaellaVQModel constructor defaults (= stabilityai/stable-cascade vqgan/config.json).
@@ -66,20 +66,20 @@ class PaellaVQModel:
         On device "cuda" (or "auto" with a usable GPU) the weights are bfloat16 on the GPU; ``decode``
         still takes and returns float32 arrays."""
         device = resolve_device(device)
-        path = os.path.join(os.fspath(folder), "config.json")
-        if not os.path.isfile(path):
-            raise FileNotFoundError("%s: no config.json (expected a diffusers PaellaVQModel folder such as "
-                                    "stable-cascade/vqgan)" % (folder,))
-        try:
-            with open(path, "r", encoding="utf-8") as f:
-                values = json.load(f)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ValueError("%s is not valid JSON: %s" % (path, e)) from None
-        if not isinstance(values, dict):
-            raise ValueError("%s must hold a JSON object" % path)
-        config = _merge_config(values, path)
+        config = cls.load_config(folder)
         impl = _C.PaellaVQ(config, os.fspath(folder), variant, device=device)
         return cls(impl, config, device)
+
+    @staticmethod
+    def load_config(folder: str) -> Dict[str, Any]:
+        """The config of a diffusers ``vqgan/`` folder's config.json, defaults filled in and checked
+        before any weight is read: a bad value is a ValueError that names the file."""
+        path = os.path.join(os.fspath(folder), "config.json")
+        config = _merge_config(read_json_object(path, "PaellaVQModel config (e.g. stable-cascade/vqgan/config.json)"),
+                               path)
+        with naming_file(path):
+            _C.paella_vq_expected_keys(config, "diffusers")  # runs the C loader's config checks
+        return config
 
     @classmethod
     def from_single_file(cls, path: str, device: str = "cpu",

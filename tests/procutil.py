@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import stable_cascade_c
 
@@ -21,7 +21,9 @@ def package_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     return env
 
 
-def run_python(code: str, extra_env: Optional[Dict[str, str]] = None, timeout: float = 60):
-    """Run `code` in a fresh interpreter; returns the CompletedProcess (text output captured)."""
-    return subprocess.run([sys.executable, "-c", code], env=package_env(extra_env), cwd=tempfile.gettempdir(),
-                          capture_output=True, text=True, timeout=timeout)
+def run_python(code: str, extra_env: Optional[Dict[str, str]] = None, timeout: float = 60,
+               args: Sequence[str] = (), check: bool = False):
+    """Run `code` (with `args` as sys.argv[1:]) in a fresh interpreter; returns the
+    CompletedProcess (text output captured)."""
+    return subprocess.run([sys.executable, "-c", code, *args], env=package_env(extra_env),
+                          cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=timeout, check=check)

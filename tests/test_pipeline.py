@@ -18,11 +18,6 @@ REF = np.load(os.path.join(DATA, "reference.npz"))
 CASES = sorted({k.split("/")[0] for k in REF.files})
 
 
-@pytest.fixture(scope="module")
-def pipe():
-    return sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu")
-
-
 def _rel_err(got, want):
     return float(np.abs(got - want).max() / (np.abs(want).max() + 1e-12))
 
@@ -115,6 +110,27 @@ def test_missing_subfolders_are_listed_together(tmp_path):
     (tmp_path / "prior").mkdir()
     with pytest.raises(FileNotFoundError, match="text_encoder/, tokenizer/, scheduler/"):
         sc.Pipeline.from_pretrained(prior=str(tmp_path), decoder=DECODER, device="cpu")
+
+
+def test_nan_weights_are_reported_with_stage_and_step(tmp_path):
+    import shutil
+
+    import st_writer
+
+    prior = tmp_path / "prior-repo"
+    shutil.copytree(PRIOR, prior)
+    weights = prior / "prior" / "diffusion_pytorch_model.safetensors"
+    tensors = st_writer.read(weights)
+    name = next(n for n in tensors if n.startswith("clf.") and n.endswith("weight"))
+    raw = tensors[name]
+    values = np.frombuffer(raw.data, np.float32).copy()
+    values[0] = np.nan
+    tensors[name] = st_writer.Raw(raw.dtype, raw.shape, values.tobytes())
+    st_writer.write(weights, tensors)
+    broken = sc.Pipeline.from_pretrained(prior=str(prior), decoder=DECODER, device="cpu")
+    params = json.loads(str(REF["no_cfg/params"]))
+    with pytest.raises(FloatingPointError, match=r"prior step 1/2 produced \d+ NaN/Inf"):
+        broken(params, progress=False)
 
 
 def test_identical_text_encoders_are_loaded_once(pipe):

@@ -455,7 +455,8 @@ def test_add_channel_vector(rng):
 
 @pytest.mark.parametrize(
     "B,Tq,Tk,heads,d",
-    [(1, 5, 5, 1, 7), (2, 37, 70, 3, 64), (2, 9, 4, 4, 1), (1, 1, 1, 2, 3), (1, 70, 131, 2, 16), (3, 4, 65, 1, 5)],
+    [(1, 5, 5, 1, 7), (2, 37, 70, 3, 64), (2, 9, 4, 4, 1), (1, 1, 1, 2, 3), (1, 70, 131, 2, 16), (3, 4, 65, 1, 5),
+     (1, 130, 67, 2, 32)],
 )
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("masked", [False, True])

@@ -17,7 +17,10 @@ import pytest
 import stable_cascade_c as sc
 from test_pipeline import DECODER, PRIOR, REF
 
-pytestmark = pytest.mark.rss
+# `rss`: measures resident memory (left out of the sanitizer run). Single-threaded kernels: 20 calls
+# stay fast on a loaded machine (spinning OpenMP threads slow small calls 10-50x there); the other
+# tests cover the threaded paths.
+pytestmark = [pytest.mark.rss, pytest.mark.usefixtures("one_kernel_thread")]
 
 CALLS = 20
 WARMUP = 3
@@ -46,11 +49,6 @@ def rss_growth(call) -> list:
 
 def assert_flat(growth):
     assert max(growth) <= SLACK, f"RSS grew by {max(growth) / 1024:.0f} KiB over {CALLS} calls: {growth}"
-
-
-# Single-threaded kernels for every test here: 20 calls stay fast on a loaded machine (spinning
-# OpenMP threads slow small calls 10-50x there); the other tests cover the threaded paths.
-pytestmark = pytest.mark.usefixtures("one_kernel_thread")
 
 
 def test_repeated_generation(pipe):

@@ -2,19 +2,21 @@
 
 libgomp prints its settings at load with OMP_DISPLAY_ENV; each case imports the package in a
 fresh interpreter with a controlled environment."""
-import os
 import subprocess
 import sys
+import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from procutil import package_env
+
 PROBE = ("import os, stable_cascade_c; "
          "print('after import:', os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))")
 
 
 def import_with(**env_overrides):
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    env.update(OMP_DISPLAY_ENV="verbose", PYTHONPATH=ROOT, **env_overrides)
-    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True)
+    env = {k: v for k, v in package_env().items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env.update(OMP_DISPLAY_ENV="verbose", **env_overrides)
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, cwd=tempfile.gettempdir(), capture_output=True,
+                         text=True, check=True)
     return out.stdout, out.stderr
 
 

@@ -3,8 +3,8 @@
 The estimate is an upper bound on the activation memory of each stage at a given image size and
 batch: the CLIP text encoders, the Stage C prior and Stage B decoder UNets (their arenas, the
 per-run conditioning, the latents the Python loop keeps) and Stage A (its arena and the image
-arrays). The three networks keep their arenas between calls, so a stage only needs new memory
-when it runs at a larger size than before. The formulas follow the allocation plans of
+arrays). Each stage frees its activations when it ends, so a generation needs its largest stage
+at a time (`total` is what the stages would hold together). The formulas follow the allocation plans of
 csrc/model_unet.c and csrc/model_paella_vq.c; tests/test_memory.py checks them against the
 resident memory that real calls add.
 """
@@ -39,12 +39,6 @@ class MemoryEstimate:
     def stages(self) -> Dict[str, int]:
         return {"text encoders": self.text_encoders, "prior": self.prior, "decoder": self.decoder,
                 "Stage A": self.stage_a}
-
-    def exceeding(self, held: Optional["MemoryEstimate"]) -> int:
-        """Bytes beyond what the stages already hold after running at the size of `held`."""
-        if held is None:
-            return self.total
-        return sum(max(0, now - before) for now, before in zip(self.stages().values(), held.stages().values()))
 
     def describe(self) -> str:
         parts = ", ".join(f"{name} {format_bytes(n)}" for name, n in self.stages().items())

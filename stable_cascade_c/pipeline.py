@@ -186,8 +186,6 @@ class Pipeline:
         self.latent_dim_scale = latent_dim_scale
         self.last_seed: Optional[int] = None
         self._busy = threading.Lock()
-        # What the stages' arenas hold after the largest request so far (held networks keep them).
-        self._held: Optional[memory.MemoryEstimate] = None
 
     # The networks, for direct use (in low_memory mode each access loads it afresh).
     text_encoder = property(lambda self: self._nets["text_encoder"].get())
@@ -299,12 +297,7 @@ class Pipeline:
             if self.check_memory and need is not None:
                 self._check_memory(p, need)
             reporter = make_progress(progress)
-            try:
-                return self._generate(p, reporter, _stages)
-            finally:
-                if need is not None and not self.low_memory:
-                    self._held = need if self._held is None else memory.MemoryEstimate(
-                        *(max(a, b) for a, b in zip(need.stages().values(), self._held.stages().values())))
+            return self._generate(p, reporter, _stages)
         finally:
             if reporter:
                 reporter.close()
@@ -336,15 +329,15 @@ class Pipeline:
         )
 
     def _check_memory(self, p: GenerationParams, need: memory.MemoryEstimate) -> None:
-        # Held networks keep their arenas between calls: only growth beyond the largest earlier
-        # request is new. In low_memory mode the stages run one at a time and free everything.
-        new = max(need.stages().values()) if self.low_memory else need.exceeding(self._held)
+        # Every stage frees its activations when it ends (held networks their workspace, low_memory
+        # the whole network), so a run needs its largest stage at a time.
+        new = max(need.stages().values())
         available = memory.available_memory()
         if new > available:
             raise MemoryError(
-                f"{_describe_request(p)} needs {need.describe()}, {memory.format_bytes(new)} of it not yet "
-                f"allocated, but only {memory.format_bytes(available)} is available; use a smaller width/height "
-                f"or fewer images per prompt")
+                f"{_describe_request(p)} needs {need.describe()}, {memory.format_bytes(new)} of it at once "
+                f"(the largest stage), but only {memory.format_bytes(available)} is available; use a smaller "
+                f"width/height or fewer images per prompt")
 
     @staticmethod
     def _encode(tokenizer: CLIPTokenizer, encoder: CLIPTextModelWithProjection, texts: List[str]):

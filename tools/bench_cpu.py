@@ -20,9 +20,9 @@ stable-cascade, which both sides then load as a user would; kept in --workdir be
 
 Each side runs in its own long-lived worker process, so torch's memory and ours never mix.
 Peak memory is VmHWM from /proc/self/status, reset through /proc/self/clear_refs before each
-run: a run's peak includes what the process holds then (weights; for us also the activation
-arenas of earlier passes, for torch the weights it has touched: it maps them lazily). The peaks
-reported come from the first thread count, where each size runs after the smaller ones only.
+run; the peaks reported come from the warm-up runs, before which our worker frees every
+network's activation arena (as in a fresh process). A run's peak includes what the process
+holds then: the weights (torch maps its weights lazily, so they count once touched).
 The parent sends both workers the same commands in turns, alternating which goes first, and
 reports medians, so that other jobs on a shared machine slow both sides alike. The first run of
 each measurement is a warm-up whose outputs are compared between the sides.
@@ -185,6 +185,9 @@ class TorchSide:
         """Untimed per-run work: the inputs."""
         self._x = read_inputs(self.inputs, what, size)
 
+    def free_workspaces(self):
+        """Nothing to do: torch frees activations as it goes."""
+
 
 class OursSide:
     """stable_cascade_c.Pipeline; each UNet step through forward_prepared, as the pipeline runs it."""
@@ -197,6 +200,13 @@ class OursSide:
 
     def set_threads(self, n):
         self.sc.set_num_threads(n)
+
+    def free_workspaces(self):
+        """Free every network's activation arena, as a fresh process starts (before warm-ups, so
+        that a run's peak holds its own activations, not those kept from other measurements)."""
+        if not self.pipe.low_memory:  # there the networks themselves come and go
+            for net in (self.pipe.text_encoder, self.pipe.prior, self.pipe.decoder, self.pipe.vqgan):
+                net.free_workspace()
 
     def prepare(self, what, size):
         """Untimed per-run work: the inputs and, for the UNets, the prepared conditioning."""
@@ -247,6 +257,8 @@ def worker_main(side, prior_dir, decoder_dir, config_name, inputs):
             impl.set_threads(cmd["n"])
         elif op == "run":
             impl.prepare(cmd["what"], cmd["size"])
+            if cmd.get("save"):  # the warm-up run, whose peak is reported
+                impl.free_workspaces()
             _reset_peak()
             t0 = time.perf_counter()
             out = impl.run(cmd["what"], cmd["size"])

@@ -52,6 +52,7 @@ static sc_backend cpu_backend = {
     .name = "cpu",
     .device = SC_CPU,
     .dtype = SC_F32,
+    .compact_weight_dtype = SC_BF16,
     .linear = cpu_linear,
     .conv2d = cpu_conv2d,
     .conv_transpose2d = cpu_conv_transpose2d,

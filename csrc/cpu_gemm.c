@@ -1,5 +1,7 @@
 /* The CPU float32 GEMM behind linear and the convolutions:
  *     C[M,N] = (accumulate ? C : 0) + alpha * act(A[M,K] B[N,K]^T + bias[N])
+ * B (the weights) may also be bfloat16: it is widened to float32 as it is packed, which is
+ * exact, so the arithmetic is the float32 GEMM's and the weights take half the memory.
  *
  * Structure (GotoBLAS/BLIS style). The threads split C into a grid of rectangles (more
  * row bands when M > N, more column bands otherwise, so the operand that gets packed
@@ -182,6 +184,21 @@ void sc_gemm_pack_panels(const float *src, int64_t ld, int64_t rows, int64_t kc,
     }
 }
 
+void sc_gemm_pack_panels_bf16(const uint16_t *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst)
+{
+    for (int64_t p0 = 0; p0 < rows; p0 += w, dst += w * kc) {
+        int h = (int)min64(w, rows - p0);
+        for (int r = 0; r < h; r++) {
+            const uint16_t *s = src + (p0 + r) * ld;
+            for (int64_t k = 0; k < kc; k++)
+                dst[k * w + r] = sc_bf16_to_f32(s[k]);
+        }
+        for (int r = h; r < w; r++)
+            for (int64_t k = 0; k < kc; k++)
+                dst[k * w + r] = 0.0f;
+    }
+}
+
 static sc_gemm_store store_for_block(const float *bias, sc_epilogue ep, int first, int last)
 {
     sc_gemm_store st = {first ? bias : NULL, SC_ACT_NONE, 1.0f, 0, 0};
@@ -219,7 +236,9 @@ static int64_t b_block_bytes(void)
 typedef struct {
     const sc_gemm_impl *impl;
     int64_t K;
-    const float *A, *B, *bias;
+    const float *A, *bias;
+    const void *B;
+    int b_bf16; /* B holds bfloat16 bits (widened while packed) instead of float32 */
     int64_t lda, ldb, ldc;
     float *C;
     sc_epilogue ep;
@@ -257,7 +276,10 @@ static int gemm_rect(const gemm_job *g, int64_t m0, int64_t m1, int64_t n0, int6
             im->pack_a(g->A + i0 * g->lda + k0, g->lda, ib, kb, mr, ap);
             for (int64_t j0 = n0; j0 < n1; j0 += nc) {
                 int64_t jb = min64(nc, n1 - j0);
-                im->pack_b(g->B + j0 * g->ldb + k0, g->ldb, jb, kb, nr, bp);
+                if (g->b_bf16)
+                    im->pack_b_bf16((const uint16_t *)g->B + j0 * g->ldb + k0, g->ldb, jb, kb, nr, bp);
+                else
+                    im->pack_b((const float *)g->B + j0 * g->ldb + k0, g->ldb, jb, kb, nr, bp);
                 sc_gemm_store stj = st;
                 if (stj.bias)
                     stj.bias += j0;
@@ -320,8 +342,8 @@ static void thread_rect(const gemm_job *g, int t, int nt, int64_t M, int64_t N, 
     *n1 = min64(N, n_tiles * (tj + 1) / tn * nr);
 }
 
-sc_status sc_cpu_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
-                         float *C, int64_t ldc, const float *bias, sc_epilogue ep)
+sc_status sc_cpu_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B, sc_dtype b_dtype,
+                         int64_t ldb, float *C, int64_t ldc, const float *bias, sc_epilogue ep)
 {
     if (M < 0 || N < 0 || K < 0)
         return sc_set_error(SC_ERR_VALUE, "gemm: negative size M=%lld N=%lld K=%lld", (long long)M, (long long)N,
@@ -330,12 +352,15 @@ sc_status sc_cpu_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_
         return sc_set_error(SC_ERR_VALUE, "gemm: leading dimension shorter than a row (lda=%lld ldb=%lld ldc=%lld "
                                           "for M=%lld N=%lld K=%lld)",
                             (long long)lda, (long long)ldb, (long long)ldc, (long long)M, (long long)N, (long long)K);
+    if (b_dtype != SC_F32 && b_dtype != SC_BF16)
+        return sc_set_error(SC_ERR_VALUE, "gemm: B must be float32 or bfloat16, got %s", sc_dtype_name(b_dtype));
     if (ep.act != SC_ACT_NONE && ep.act != SC_ACT_GELU && ep.act != SC_ACT_SILU && ep.act != SC_ACT_QUICK_GELU)
         return sc_set_error(SC_ERR_VALUE, "gemm: unknown activation %d", (int)ep.act);
     if (M == 0 || N == 0)
         return SC_OK;
 
-    gemm_job g = {.impl = current_impl(), .K = K, .A = A, .B = B, .bias = bias, .lda = lda, .ldb = ldb,
+    gemm_job g = {.impl = current_impl(), .K = K, .A = A, .B = B, .b_bf16 = b_dtype == SC_BF16, .bias = bias,
+                  .lda = lda, .ldb = ldb,
                   .ldc = ldc, .C = C, .ep = ep};
     const sc_gemm_impl *im = g.impl;
     int64_t kc_max = ep.act != SC_ACT_NONE && ep.accumulate ? max64(K, 1) : im->kc;

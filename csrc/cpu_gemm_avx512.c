@@ -49,6 +49,7 @@ const sc_gemm_impl sc_gemm_impl_avx512 = {
     .available = avx512_available,
     .pack_a = sc_gemm_pack_panels_avx2,
     .pack_b = sc_gemm_pack_panels_avx2,
+    .pack_b_bf16 = sc_gemm_pack_panels_bf16_avx2,
     .kernel = kernel_avx512,
     .store = store_avx512,
 };

@@ -31,6 +31,9 @@ typedef struct {
     /* rows x kc of src (row stride ld) -> ceil(rows / w) micro-panels of w rows, zero-padded */
     void (*pack_a)(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst);
     void (*pack_b)(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst);
+    /* pack_b for a bfloat16 B (raw bits), widened to float32 while packing: exact, so the
+     * product equals the float32 GEMM of the widened matrix bit for bit */
+    void (*pack_b_bf16)(const uint16_t *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst);
     void (*kernel)(int64_t kc, const float *ap, const float *bp, float *tile);
     /* the valid mr x nr corner of `tile` (row stride ld_tile; the tile is scratch and may be
      * overwritten) into C (row stride ldc): sc_gemm_store_body (cpu_gemm_store.h) for its ISA */
@@ -39,6 +42,7 @@ typedef struct {
 
 /* Portable packing into micro-panels (any w), for the scalar kernel. */
 void sc_gemm_pack_panels(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst);
+void sc_gemm_pack_panels_bf16(const uint16_t *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst);
 
 extern const sc_gemm_impl sc_gemm_impl_scalar;
 #if defined(__x86_64__) || defined(__i386__)
@@ -47,6 +51,7 @@ extern const sc_gemm_impl sc_gemm_impl_avx2;
 extern const sc_gemm_impl sc_gemm_impl_avx512;
 /* Packing with 8 x 8 AVX transposes (any w; AVX2 and AVX-512 kernels). */
 void sc_gemm_pack_panels_avx2(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst);
+void sc_gemm_pack_panels_bf16_avx2(const uint16_t *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst);
 #endif
 
 #endif

@@ -34,6 +34,7 @@ const sc_gemm_impl sc_gemm_impl_scalar = {
     .available = scalar_available,
     .pack_a = sc_gemm_pack_panels,
     .pack_b = sc_gemm_pack_panels,
+    .pack_b_bf16 = sc_gemm_pack_panels_bf16,
     .kernel = kernel_scalar,
     .store = store_scalar,
 };

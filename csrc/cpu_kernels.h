@@ -9,14 +9,16 @@ int sc_cpu_has_avx2_fma(void);
 int sc_cpu_has_avx512f(void);
 
 /* Plain float32 GEMM used by linear/conv: C[M,N] = A[M,K] (row stride lda) * B^T where B is
- * [N,K] (row stride ldb), then the epilogue with per-column bias (may be NULL):
+ * [N,K] (row stride ldb) of float32 or bfloat16 (b_dtype SC_F32 / SC_BF16; bfloat16 is
+ * widened exactly while packed, so both give the same bits for the same values), then the
+ * epilogue with per-column bias (may be NULL):
  * C = (accumulate ? C : 0) + alpha * act(A B^T + bias). Multi-threaded (sc_cpu_threads()).
  * Any M, N, K >= 0 (K == 0: the epilogue of bias alone). C must not overlap A, B or bias.
  * Fails with SC_ERR_VALUE on negative sizes or a leading dimension shorter than its row, and
  * SC_ERR_NOMEM when a thread's packing buffer cannot be allocated (C is then partly written).
  * Design, blocking and the scratch policy: cpu_gemm.c and docs/cpu_gemm.md. */
-sc_status sc_cpu_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
-                         float *C, int64_t ldc, const float *bias, sc_epilogue ep);
+sc_status sc_cpu_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B, sc_dtype b_dtype,
+                         int64_t ldb, float *C, int64_t ldc, const float *bias, sc_epilogue ep);
 /* The GEMM microkernel in use: "avx512", "avx2" or "scalar". The default is the best one this
  * CPU has, or SC_GEMM_KERNEL=<name> read at the first GEMM. set_kernel also takes "auto" and
  * fails with SC_ERR_VALUE for a name that is unknown or not supported by this CPU. */

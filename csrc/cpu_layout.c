@@ -78,8 +78,15 @@ sc_status cpu_embedding(sc_backend *be, sc_tensor *out, const sc_tensor *table, 
         if (id[i] < 0 || id[i] >= V)
             return sc_set_error(SC_ERR_VALUE, "%s: id %lld at position %lld is outside the table of %lld rows", op,
                                 (long long)id[i], (long long)i, (long long)V);
-    const float *tp = table->data;
     float *o = out->data;
+    if (table->dtype == SC_BF16) { /* a compact table: widen the rows (exact) */
+        const uint16_t *tp = table->data;
+#pragma omp parallel for num_threads(cpu_threads_for(n, C)) schedule(static)
+        for (int64_t i = 0; i < n; i++)
+            sc_convert(o + i * C, SC_F32, tp + id[i] * C, SC_BF16, (size_t)C);
+        return SC_OK;
+    }
+    const float *tp = table->data;
 #pragma omp parallel for num_threads(cpu_threads_for(n, C)) schedule(static)
     for (int64_t i = 0; i < n; i++)
         memcpy(o + i * C, tp + id[i] * C, (size_t)C * sizeof *o);

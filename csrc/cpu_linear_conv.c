@@ -24,7 +24,8 @@ typedef struct {
     const float *x;
     int64_t B, H, W, Ci, Co;
     conv_axis ay, ax;
-    const float *w; /* [Co, ay.taps, ax.taps, Ci] */
+    const void *w; /* [Co, ay.taps, ax.taps, Ci] of w_dtype (float32 or bfloat16) */
+    sc_dtype w_dtype;
     const float *bias;
     float *out; /* [B, Ho, Wo, Co] */
     int64_t Ho, Wo;
@@ -118,10 +119,10 @@ static sc_status run_gathered_conv(const conv_job *j, float *scratch)
             A = col;
         }
         if (contiguous) {
-            SC_TRY(sc_cpu_gemm_nt(rows, Co, K, A, K, j->w, K, j->out + r0 * Co, Co, j->bias, j->ep));
+            SC_TRY(sc_cpu_gemm_nt(rows, Co, K, A, K, j->w, j->w_dtype, K, j->out + r0 * Co, Co, j->bias, j->ep));
             continue;
         }
-        SC_TRY(sc_cpu_gemm_nt(rows, Co, K, A, K, j->w, K, tmp, Co, j->bias, ep_tmp));
+        SC_TRY(sc_cpu_gemm_nt(rows, Co, K, A, K, j->w, j->w_dtype, K, tmp, Co, j->bias, ep_tmp));
 #pragma omp parallel for num_threads(cpu_threads_for(rows, Co)) schedule(static)
         for (int64_t r = 0; r < rows; r++) {
             float *dst = grid_out(j, r0 + r);
@@ -142,8 +143,8 @@ sc_status cpu_linear(sc_backend *be, sc_tensor *out, const sc_tensor *x, const s
     (void)be;
     SC_TRY(sc_opcheck_linear(sc_cpu_backend(), out, x, w, bias, ep));
     const int64_t K = x->shape[x->ndim - 1], N = w->shape[0];
-    return sc_cpu_gemm_nt(sc_tensor_rows(x), N, K, x->data, K, w->data, K, out->data, N, bias ? bias->data : NULL,
-                          ep);
+    return sc_cpu_gemm_nt(sc_tensor_rows(x), N, K, x->data, K, w->data, w->dtype, K, out->data, N,
+                          bias ? bias->data : NULL, ep);
 }
 
 static sc_status run_job(const conv_job *j)
@@ -166,7 +167,8 @@ sc_status cpu_conv2d(sc_backend *be, sc_tensor *out, const sc_tensor *x, const s
         .x = x->data, .B = B, .H = H, .W = W, .Ci = Ci, .Co = Co,
         .ay = {stride, -pad, 1, kh, Ho, 1, 0},
         .ax = {stride, -pad, 1, kw, Wo, 1, 0},
-        .w = w->data, .bias = bias ? bias->data : NULL, .out = out->data, .Ho = Ho, .Wo = Wo, .ep = ep,
+        .w = w->data, .w_dtype = w->dtype, .bias = bias ? bias->data : NULL, .out = out->data, .Ho = Ho, .Wo = Wo,
+        .ep = ep,
     };
     return run_job(&j);
 }
@@ -195,7 +197,8 @@ sc_status cpu_conv_transpose2d(sc_backend *be, sc_tensor *out, const sc_tensor *
     const int64_t B = x->shape[0], H = x->shape[1], W = x->shape[2], Ci = x->shape[3];
     const int64_t kh = w->shape[0], kw = w->shape[1], Co = w->shape[2], Ho = out->shape[1], Wo = out->shape[2];
 
-    /* Scratch: the largest phase's job plus its gathered weights [Co, taps, Ci]. */
+    /* Scratch: the largest phase's job plus its gathered weights [Co, taps, Ci] (counted as
+     * floats, enough for bfloat16 weights too). */
     int64_t need = 0;
     for (int64_t py = 0; py < stride; py++)
         for (int64_t px = 0; px < stride; px++) {
@@ -207,7 +210,8 @@ sc_status cpu_conv_transpose2d(sc_backend *be, sc_tensor *out, const sc_tensor *
         }
     cpu_scratch *s;
     SC_TRY(cpu_scratch_acquire((size_t)need * sizeof(float), &s));
-    const float *wp = w->data;
+    const char *wp = w->data;
+    const size_t esize = sc_dtype_size(w->dtype);
     sc_status st = SC_OK;
     for (int64_t py = 0; py < stride && st == SC_OK; py++)
         for (int64_t px = 0; px < stride && st == SC_OK; px++) {
@@ -215,18 +219,19 @@ sc_status cpu_conv_transpose2d(sc_backend *be, sc_tensor *out, const sc_tensor *
                 .x = x->data, .B = B, .H = H, .W = W, .Ci = Ci, .Co = Co,
                 .ay = transposed_phase_axis(py, kh, stride, pad, Ho),
                 .ax = transposed_phase_axis(px, kw, stride, pad, Wo),
-                .bias = bias ? bias->data : NULL, .out = out->data, .Ho = Ho, .Wo = Wo, .ep = ep,
+                .w_dtype = w->dtype, .bias = bias ? bias->data : NULL, .out = out->data, .Ho = Ho, .Wo = Wo,
+                .ep = ep,
             };
             /* W_taps[co, a, c, :] = w[ky0 + a*s, kx0 + c*s, co, :] */
             const int64_t ky0 = (py + pad) % stride, kx0 = (px + pad) % stride;
             const int64_t ty = j.ay.taps, tx = j.ax.taps;
-            float *wt = (float *)s->data + conv_scratch_floats(&j);
+            char *wt = (char *)((float *)s->data + conv_scratch_floats(&j));
             for (int64_t co = 0; co < Co; co++)
                 for (int64_t a = 0; a < ty; a++)
                     for (int64_t c = 0; c < tx; c++)
-                        memcpy(wt + ((co * ty + a) * tx + c) * Ci,
-                               wp + (((ky0 + a * stride) * kw + kx0 + c * stride) * Co + co) * Ci,
-                               (size_t)Ci * sizeof *wt);
+                        memcpy(wt + (size_t)(((co * ty + a) * tx + c) * Ci) * esize,
+                               wp + (size_t)((((ky0 + a * stride) * kw + kx0 + c * stride) * Co + co) * Ci) * esize,
+                               (size_t)Ci * esize);
             j.w = wt;
             st = run_gathered_conv(&j, s->data);
         }

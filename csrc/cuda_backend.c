@@ -14,6 +14,7 @@ static sc_backend cuda_backend = {
     .name = "cuda",
     .device = SC_CUDA,
     .dtype = SC_BF16,
+    .compact_weight_dtype = SC_BF16,
     .linear = cuda_linear,
     .conv2d = cuda_conv2d,
     .conv_transpose2d = cuda_conv_transpose2d,

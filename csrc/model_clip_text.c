@@ -54,6 +54,7 @@ struct sc_clip_text {
     sc_arena *arena;
     size_t param_count;
     sc_tensor **params;
+    size_t param_bytes;
 };
 
 #define MAX_DIM ((int64_t)1 << 31)
@@ -140,28 +141,33 @@ void sc_clip_text_free(sc_clip_text *m)
     free(m);
 }
 
-static sc_status load_params(sc_clip_text *m, const sc_weights *w)
+static sc_status load_params(sc_clip_text *m, const sc_weights *w, sc_weight_storage storage)
 {
     sc_loader *l = NULL;
-    SC_TRY(sc_loader_create(w, m->be, &l));
+    SC_TRY(sc_loader_create(w, m->be, storage, &l));
     sc_status s = SC_OK;
     for (size_t i = 0; s == SC_OK && i < m->param_count; i++) {
         char name[128];
         int ndim;
         int64_t shape[2];
         s = sc_clip_text_param_info(&m->config, i, name, sizeof name, &ndim, shape);
+        /* the 2-D tensors are dense weights (projections, the token table) except the position
+         * embedding, which is added to activations */
+        sc_weight_layout layout = ndim == 2 && i != P_POSITION ? SC_LAYOUT_MATRIX : SC_LAYOUT_AS_IS;
         if (s == SC_OK)
-            s = sc_loader_get(l, name, ndim, shape, SC_LAYOUT_AS_IS, &m->params[i]);
+            s = sc_loader_get(l, name, ndim, shape, layout, &m->params[i]);
     }
     if (s == SC_OK) {
         sc_loader_skip(l, POSITION_IDS_BUFFER);
         s = sc_loader_finish(l);
     }
+    m->param_bytes = sc_loader_bytes(l);
     sc_loader_free(l);
     return s;
 }
 
-sc_status sc_clip_text_load(const sc_clip_text_config *c, const sc_weights *w, sc_backend *be, sc_clip_text **out)
+sc_status sc_clip_text_load(const sc_clip_text_config *c, const sc_weights *w, sc_backend *be,
+                            sc_weight_storage storage, sc_clip_text **out)
 {
     SC_TRY(sc_clip_text_config_check(c));
     sc_clip_text *m = calloc(1, sizeof *m);
@@ -175,7 +181,7 @@ sc_status sc_clip_text_load(const sc_clip_text_config *c, const sc_weights *w, s
     if (s == SC_OK)
         s = sc_arena_create(be->device, 0, &m->arena);
     if (s == SC_OK)
-        s = load_params(m, w);
+        s = load_params(m, w, storage);
     if (s != SC_OK) {
         sc_clip_text_free(m);
         return s;
@@ -186,6 +192,7 @@ sc_status sc_clip_text_load(const sc_clip_text_config *c, const sc_weights *w, s
 
 const sc_clip_text_config *sc_clip_text_get_config(const sc_clip_text *m) { return &m->config; }
 
+size_t sc_clip_text_param_bytes(const sc_clip_text *m) { return m->param_bytes; }
 size_t sc_clip_text_arena_alloc_count(const sc_clip_text *m) { return sc_arena_alloc_count(m->arena); }
 void sc_clip_text_free_workspace(sc_clip_text *m) { sc_arena_free_memory(m->arena); }
 

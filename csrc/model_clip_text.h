@@ -9,8 +9,7 @@
 #define SC_MODEL_CLIP_TEXT_H
 
 #include "sc_arena.h"
-#include "sc_ops.h"
-#include "sc_safetensors.h"
+#include "sc_loader.h"
 
 typedef struct {
     int64_t vocab_size;
@@ -38,10 +37,12 @@ sc_status sc_clip_text_param_info(const sc_clip_text_config *c, size_t i, char *
 
 typedef struct sc_clip_text sc_clip_text;
 
-/* Load the parameters from `w` onto backend `be`. Missing, mis-shaped or unexpected tensors are a
- * ValueError naming file and tensor (`text_model.embeddings.position_ids`, a buffer old
- * checkpoints carry, is accepted and ignored). */
-sc_status sc_clip_text_load(const sc_clip_text_config *c, const sc_weights *w, sc_backend *be, sc_clip_text **out);
+/* Load the parameters from `w` onto backend `be`, dense weights stored as `storage` says
+ * (sc_loader.h). Missing, mis-shaped or unexpected tensors are a ValueError naming file and
+ * tensor (`text_model.embeddings.position_ids`, a buffer old checkpoints carry, is accepted and
+ * ignored). */
+sc_status sc_clip_text_load(const sc_clip_text_config *c, const sc_weights *w, sc_backend *be,
+                            sc_weight_storage storage, sc_clip_text **out);
 void sc_clip_text_free(sc_clip_text *m);
 const sc_clip_text_config *sc_clip_text_get_config(const sc_clip_text *m);
 
@@ -57,6 +58,8 @@ const sc_clip_text_config *sc_clip_text_get_config(const sc_clip_text *m);
 sc_status sc_clip_text_forward(sc_clip_text *m, const sc_tensor *ids, const sc_tensor *mask, sc_tensor *hidden_states,
                                sc_tensor *last_hidden_state, sc_tensor *text_embeds);
 
+/* Bytes the loaded parameters take on the backend's device. */
+size_t sc_clip_text_param_bytes(const sc_clip_text *m);
 /* Device allocations made by the model's activation arena so far (tests). */
 size_t sc_clip_text_arena_alloc_count(const sc_clip_text *m);
 /* Free the activation arena between passes (the next pass allocates it again). */

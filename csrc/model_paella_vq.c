@@ -37,6 +37,7 @@ struct sc_paella_vq {
     paella_up_block *up;     /* up_blocks.1 .. up_blocks.n_up */
     sc_tensor *out_w, *out_b; /* out_block.0: 1x1 conv -> out_channels * s^2, as linear */
     int64_t mlp_tile;         /* values of the MLP hidden processed at once */
+    size_t param_bytes;
 };
 
 /* Channels of level i (0 = full resolution): diffusers' embed_dim // 2**(levels-1-i). */
@@ -131,11 +132,11 @@ static sc_status walk_mrb(walker *w, paella_mrb *b, int64_t c, const char *prefi
                  "%s.%d.depthwise.1.weight", prefix, index));
     SC_TRY(visit(w, use, SC_F32, DIMS(c), SC_LAYOUT_AS_IS, FIELD(b, dw_b), NULL, "%s.%d.depthwise.1.bias", prefix,
                  index));
-    SC_TRY(visit(w, use, SC_F32, DIMS(4 * c, c), SC_LAYOUT_AS_IS, FIELD(b, fc1_w), NULL, "%s.%d.channelwise.0.weight",
+    SC_TRY(visit(w, use, SC_F32, DIMS(4 * c, c), SC_LAYOUT_MATRIX, FIELD(b, fc1_w), NULL, "%s.%d.channelwise.0.weight",
                  prefix, index));
     SC_TRY(visit(w, use, SC_F32, DIMS(4 * c), SC_LAYOUT_AS_IS, FIELD(b, fc1_b), NULL, "%s.%d.channelwise.0.bias",
                  prefix, index));
-    SC_TRY(visit(w, use, SC_F32, DIMS(c, 4 * c), SC_LAYOUT_AS_IS, FIELD(b, fc2_w), NULL, "%s.%d.channelwise.2.weight",
+    SC_TRY(visit(w, use, SC_F32, DIMS(c, 4 * c), SC_LAYOUT_MATRIX, FIELD(b, fc2_w), NULL, "%s.%d.channelwise.2.weight",
                  prefix, index));
     return visit(w, use, SC_F32, DIMS(c), SC_LAYOUT_AS_IS, FIELD(b, fc2_b), NULL, "%s.%d.channelwise.2.bias", prefix,
                  index);
@@ -258,7 +259,8 @@ static sc_status load_all(sc_paella_vq *m, sc_loader *l)
     return sc_loader_finish(l);
 }
 
-sc_status sc_paella_vq_load(const sc_paella_vq_config *cfg, const sc_weights *w, sc_backend *be, sc_paella_vq **out)
+sc_status sc_paella_vq_load(const sc_paella_vq_config *cfg, const sc_weights *w, sc_backend *be,
+                            sc_weight_storage storage, sc_paella_vq **out)
 {
     SC_TRY(sc_paella_vq_check_config(cfg));
     sc_paella_vq *m = calloc(1, sizeof *m);
@@ -274,9 +276,11 @@ sc_status sc_paella_vq_load(const sc_paella_vq_config *cfg, const sc_weights *w,
     if (s == SC_OK)
         s = sc_arena_create(be->device, 0, &m->arena);
     if (s == SC_OK)
-        s = sc_loader_create(w, be, &l);
+        s = sc_loader_create(w, be, storage, &l);
     if (s == SC_OK)
         s = load_all(m, l);
+    if (l)
+        m->param_bytes = sc_loader_bytes(l);
     sc_loader_free(l);
     if (s != SC_OK) {
         sc_paella_vq_free(m);
@@ -287,6 +291,7 @@ sc_status sc_paella_vq_load(const sc_paella_vq_config *cfg, const sc_weights *w,
 }
 
 const sc_paella_vq_config *sc_paella_vq_get_config(const sc_paella_vq *m) { return &m->cfg; }
+size_t sc_paella_vq_param_bytes(const sc_paella_vq *m) { return m->param_bytes; }
 size_t sc_paella_vq_arena_alloc_count(const sc_paella_vq *m) { return sc_arena_alloc_count(m->arena); }
 size_t sc_paella_vq_arena_bytes(const sc_paella_vq *m) { return sc_arena_capacity(m->arena); }
 void sc_paella_vq_free_workspace(sc_paella_vq *m) { sc_arena_free_memory(m->arena); }

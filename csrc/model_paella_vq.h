@@ -39,10 +39,11 @@ sc_status sc_paella_vq_list_keys(const sc_paella_vq_config *cfg, sc_paella_vq_na
 
 typedef struct sc_paella_vq sc_paella_vq;
 
-/* Load the decoder from `w` onto `be`, validating every tensor of the checkpoint (either
- * codebook naming is accepted). Missing, misshapen or unexpected tensors are ValueErrors naming
- * file and tensor. */
-sc_status sc_paella_vq_load(const sc_paella_vq_config *cfg, const sc_weights *w, sc_backend *be, sc_paella_vq **out);
+/* Load the decoder from `w` onto `be` (dense weights stored as `storage` says, sc_loader.h),
+ * validating every tensor of the checkpoint (either codebook naming is accepted). Missing,
+ * misshapen or unexpected tensors are ValueErrors naming file and tensor. */
+sc_status sc_paella_vq_load(const sc_paella_vq_config *cfg, const sc_weights *w, sc_backend *be,
+                            sc_weight_storage storage, sc_paella_vq **out);
 void sc_paella_vq_free(sc_paella_vq *m);
 
 const sc_paella_vq_config *sc_paella_vq_get_config(const sc_paella_vq *m);
@@ -71,6 +72,8 @@ sc_status sc_paella_vq_decode(sc_paella_vq *m, const sc_tensor *latents, sc_tens
  * pixel): a backend's GEMM efficiency against memory; tests use a tiny one to run many tiles. */
 sc_status sc_paella_vq_set_mlp_tile(sc_paella_vq *m, int64_t values);
 
+/* Bytes the loaded parameters take on the backend's device. */
+size_t sc_paella_vq_param_bytes(const sc_paella_vq *m);
 /* Allocations the model's arena has made so far (steady-state decodes add none). */
 size_t sc_paella_vq_arena_alloc_count(const sc_paella_vq *m);
 size_t sc_paella_vq_arena_bytes(const sc_paella_vq *m);

@@ -14,8 +14,7 @@
 #ifndef SC_MODEL_UNET_H
 #define SC_MODEL_UNET_H
 
-#include "sc_ops.h"
-#include "sc_safetensors.h"
+#include "sc_loader.h"
 
 #define SC_UNET_MAX_LEVELS 8
 #define SC_UNET_MAX_BLOCK_TYPES 8
@@ -73,12 +72,14 @@ sc_status sc_unet_list_keys(const sc_unet_config *cfg, sc_unet_naming naming, sc
 
 typedef struct sc_unet sc_unet;
 
-/* Load every parameter (shape-checked, converted, permuted into op layouts) and reject weights
- * with tensors the config does not have. */
+/* Load every parameter (shape-checked, converted, permuted into op layouts; dense weights stored
+ * as `storage` says, sc_loader.h) and reject weights with tensors the config does not have. */
 sc_status sc_unet_load(const sc_unet_config *cfg, const sc_weights *w, sc_unet_naming naming, sc_backend *be,
-                       sc_unet **out);
+                       sc_weight_storage storage, sc_unet **out);
 void sc_unet_free(sc_unet *u);
 const sc_unet_config *sc_unet_config_of(const sc_unet *u);
+/* Bytes the loaded parameters take on the backend's device. */
+size_t sc_unet_param_bytes(const sc_unet *u);
 /* Device allocations made by the activation arena so far (constant after the first forward). */
 size_t sc_unet_arena_alloc_count(const sc_unet *u);
 /* Free the activation arena between forwards (the next forward allocates it again). */

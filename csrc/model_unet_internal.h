@@ -70,6 +70,7 @@ struct sc_unet {
     unet_path_level down[SC_UNET_MAX_LEVELS];
     unet_path_level up[SC_UNET_MAX_LEVELS]; /* up[j] is level levels-1-j */
     int n_attn;
+    size_t param_bytes; /* of the loaded parameters */
 };
 
 struct sc_unet_cond {

@@ -69,7 +69,7 @@ static sc_status linear(walker *w, sc_tensor **wt, sc_tensor **b, int64_t out, i
     va_end(ap);
     SC_TRY(s);
     int64_t ws[4] = {out, in, 1, 1};
-    SC_TRY(emit(w, wt, conv1x1 ? SC_LAYOUT_CONV1X1 : SC_LAYOUT_AS_IS, conv1x1 ? 4 : 2, ws, 0, 0, "%s.weight",
+    SC_TRY(emit(w, wt, conv1x1 ? SC_LAYOUT_CONV1X1 : SC_LAYOUT_MATRIX, conv1x1 ? 4 : 2, ws, 0, 0, "%s.weight",
                 prefix));
     return emit(w, b, SC_LAYOUT_AS_IS, 1, &out, 0, 0, "%s.bias", prefix);
 }
@@ -88,8 +88,8 @@ static sc_status linear_halves(walker *w, sc_tensor **wa, sc_tensor **ba, sc_ten
     va_end(ap);
     SC_TRY(s);
     int64_t ws[2] = {2 * c, in}, bs = 2 * c;
-    SC_TRY(emit(w, wa, SC_LAYOUT_AS_IS, 2, ws, 0, c, "%s.weight", prefix));
-    SC_TRY(emit(w, wb, SC_LAYOUT_AS_IS, 2, ws, c, c, "%s.weight", prefix));
+    SC_TRY(emit(w, wa, SC_LAYOUT_MATRIX, 2, ws, 0, c, "%s.weight", prefix));
+    SC_TRY(emit(w, wb, SC_LAYOUT_MATRIX, 2, ws, c, c, "%s.weight", prefix));
     SC_TRY(emit(w, ba, SC_LAYOUT_AS_IS, 1, &bs, 0, c, "%s.bias", prefix));
     return emit(w, bb, SC_LAYOUT_AS_IS, 1, &bs, c, c, "%s.bias", prefix);
 }
@@ -280,7 +280,7 @@ static sc_status load_one(void *ctx, const unet_param *param)
     if (l->naming == SC_UNET_NAMING_ORIGINAL)
         SC_TRY(to_original(l->cfg, &p));
     if (p.rows)
-        SC_TRY(sc_loader_get_rows(l->loader, p.name, p.ndim, p.shape, p.row0, p.rows, p.dst));
+        SC_TRY(sc_loader_get_rows(l->loader, p.name, p.ndim, p.shape, p.row0, p.rows, p.layout, p.dst));
     else
         SC_TRY(sc_loader_get(l->loader, p.name, p.ndim, p.shape, p.layout, p.dst));
     /* The only 4-D tensors loaded as they are: GRN gamma/beta [1,1,1,D], which the op takes as [D]. */
@@ -354,7 +354,7 @@ static sc_status precompute_timestep_extras(sc_unet *u)
 }
 
 sc_status sc_unet_load(const sc_unet_config *cfg, const sc_weights *w, sc_unet_naming naming, sc_backend *be,
-                       sc_unet **out)
+                       sc_weight_storage storage, sc_unet **out)
 {
     if (cfg->kernel_size != 3)
         return sc_set_error(SC_ERR_VALUE,
@@ -366,11 +366,13 @@ sc_status sc_unet_load(const sc_unet_config *cfg, const sc_weights *w, sc_unet_n
     load_ctx l = {&u->cfg, naming == SC_UNET_NAMING_AUTO ? detect_naming(w) : naming, NULL};
     sc_status s = sc_arena_create(be->device, 0, &u->arena);
     if (s == SC_OK)
-        s = sc_loader_create(w, be, &l.loader);
+        s = sc_loader_create(w, be, storage, &l.loader);
     if (s == SC_OK)
         s = walk(u, load_one, &l);
     if (s == SC_OK)
         s = sc_loader_finish(l.loader);
+    if (l.loader)
+        u->param_bytes = sc_loader_bytes(l.loader);
     sc_loader_free(l.loader);
     if (s == SC_OK)
         s = precompute_timestep_extras(u);
@@ -384,5 +386,6 @@ sc_status sc_unet_load(const sc_unet_config *cfg, const sc_weights *w, sc_unet_n
 
 const sc_unet_config *sc_unet_config_of(const sc_unet *u) { return &u->cfg; }
 
+size_t sc_unet_param_bytes(const sc_unet *u) { return u->param_bytes; }
 size_t sc_unet_arena_alloc_count(const sc_unet *u) { return sc_arena_alloc_count(u->arena); }
 void sc_unet_free_workspace(sc_unet *u) { sc_arena_free_memory(u->arena); }

@@ -112,10 +112,12 @@ static void clip_text_dealloc(ClipTextObject *self)
 
 static int clip_text_init(ClipTextObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"folder", "variant", "config", "device", NULL};
-    const char *folder, *variant, *device = "cpu";
+    static char *kwlist[] = {"folder", "variant", "config", "device", "weights", NULL};
+    const char *folder, *variant, *device = "cpu", *weights = "auto";
     PyObject *config;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "szO|s", kwlist, &folder, &variant, &config, &device))
+    sc_weight_storage storage;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "szO|ss", kwlist, &folder, &variant, &config, &device, &weights) ||
+        sc_py_weight_storage(weights, &storage) < 0)
         return -1;
     if (self->model) {
         PyErr_SetString(PyExc_RuntimeError, "ClipTextModel is already initialized");
@@ -132,7 +134,7 @@ static int clip_text_init(ClipTextObject *self, PyObject *args, PyObject *kwargs
     sc_weights *w = NULL;
     s = sc_weights_open_dir(folder, "model", variant, &w);
     if (s == SC_OK)
-        s = sc_clip_text_load(&c, w, be, &self->model);
+        s = sc_clip_text_load(&c, w, be, storage, &self->model);
     sc_weights_close(w);
     Py_END_ALLOW_THREADS
     if (s != SC_OK) {
@@ -231,6 +233,16 @@ static PyObject *clip_text_arena_alloc_count(ClipTextObject *self, PyObject *arg
     return PyLong_FromSize_t(sc_clip_text_arena_alloc_count(self->model));
 }
 
+static PyObject *clip_text_param_bytes(ClipTextObject *self, PyObject *args)
+{
+    (void)args;
+    if (!self->model) {
+        PyErr_SetString(PyExc_RuntimeError, "ClipTextModel is not initialized");
+        return NULL;
+    }
+    return PyLong_FromSize_t(sc_clip_text_param_bytes(self->model));
+}
+
 static PyObject *clip_text_free_workspace(ClipTextObject *self, PyObject *args)
 {
     (void)args;
@@ -251,6 +263,7 @@ static PyMethodDef clip_text_methods[] = {
      "forward(input_ids, attention_mask=None) -> (hidden_states, last_hidden_state, text_embeds), float32 arrays."},
     {"arena_alloc_count", (PyCFunction)clip_text_arena_alloc_count, METH_NOARGS,
      "Device allocations made by the activation arena so far."},
+    {"param_bytes", (PyCFunction)clip_text_param_bytes, METH_NOARGS, "Bytes the loaded weights take on the device."},
     {"free_workspace", (PyCFunction)clip_text_free_workspace, METH_NOARGS,
      "Free the activation arena (the next forward allocates it again)."},
     {NULL, NULL, 0, NULL},

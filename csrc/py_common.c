@@ -43,6 +43,21 @@ sc_backend *sc_py_backend(const char *device)
     return be;
 }
 
+int sc_py_weight_storage(const char *name, sc_weight_storage *out)
+{
+    if (!strcmp(name, "auto"))
+        *out = SC_WEIGHTS_AS_STORED;
+    else if (!strcmp(name, "float32"))
+        *out = SC_WEIGHTS_COMPUTE;
+    else if (!strcmp(name, "bfloat16"))
+        *out = SC_WEIGHTS_COMPACT;
+    else {
+        PyErr_Format(PyExc_ValueError, "weights must be 'auto', 'float32' or 'bfloat16', got '%s'", name);
+        return -1;
+    }
+    return 0;
+}
+
 #define SC_MAX_RUN_OUTPUTS 8
 
 sc_status sc_py_run_to_host(const sc_backend *be, sc_tensor **host_outs, int n, sc_tensor **caches,
@@ -98,7 +113,7 @@ static void decref_array(void *ctx)
 
 sc_tensor *sc_py_tensor_from_array(PyObject *obj, sc_dtype dt, const char *what)
 {
-    int npy = sc_py_npy_type(dt);
+    int npy = dt == SC_BF16 ? NPY_UINT16 : sc_py_npy_type(dt);
     if (npy < 0) {
         PyErr_Format(PyExc_TypeError, "%s: dtype %s has no NumPy equivalent", what, sc_dtype_name(dt));
         return NULL;

@@ -13,6 +13,7 @@
 #endif
 #include <numpy/arrayobject.h>
 
+#include "sc_loader.h"
 #include "sc_ops.h"
 #include "sc_status.h"
 #include "sc_tensor.h"
@@ -21,7 +22,8 @@
 PyObject *sc_py_raise(sc_status s);
 
 /* A CPU tensor over a C-contiguous copy (or the array itself, zero-copy, when it already is
- * contiguous with the right dtype) of `obj` converted to `dt`. The tensor keeps the array
+ * contiguous with the right dtype) of `obj` converted to `dt` (SC_BF16: `obj` holds the bits,
+ * as uint16). The tensor keeps the array
  * alive; release it with sc_tensor_release while holding the GIL. NULL + exception on error. */
 sc_tensor *sc_py_tensor_from_array(PyObject *obj, sc_dtype dt, const char *what);
 
@@ -31,6 +33,10 @@ PyObject *sc_py_array_from_tensor(sc_tensor *t);
 /* The backend computing on `device` ("cpu" or "cuda"): NULL with ValueError for another name,
  * RuntimeError when CUDA is unavailable in this build or on this machine. */
 sc_backend *sc_py_backend(const char *device);
+
+/* The storage policy named by a `weights` argument: "auto" (AS_STORED: bf16 checkpoints stay
+ * bf16 on the CPU), "float32" (COMPUTE) or "bfloat16" (COMPACT). -1 with ValueError otherwise. */
+int sc_py_weight_storage(const char *name, sc_weight_storage *out);
 
 /* Runs `forward(ctx, outs)` on backend `be` and leaves the results in the host tensors
  * host_outs[0..n): on a device backend the outputs are computed into device twins in be's dtype

@@ -3,12 +3,13 @@
 
 #include "cpu_kernels.h"
 
-/* A 2-D float32 array whose rows are contiguous, as a new reference: the array itself when its
- * row stride is a whole number of floats not shorter than a row (so strided views such as
- * big[:, :k] reach the GEMM as they are), else a C-contiguous copy. *ld gets the row stride. */
-static PyArrayObject *as_matrix(PyObject *obj, const char *what, int64_t *ld)
+/* A 2-D array of `type` (float32, or uint16 holding bfloat16 bits) whose rows are contiguous,
+ * as a new reference: the array itself when its row stride is a whole number of elements not
+ * shorter than a row (so strided views such as big[:, :k] reach the GEMM as they are), else a
+ * C-contiguous copy. *ld gets the row stride in elements. */
+static PyArrayObject *as_matrix(PyObject *obj, const char *what, int type, int64_t *ld)
 {
-    PyArrayObject *arr = (PyArrayObject *)PyArray_FROMANY(obj, NPY_FLOAT32, 2, 2, NPY_ARRAY_ALIGNED);
+    PyArrayObject *arr = (PyArrayObject *)PyArray_FROMANY(obj, type, 2, 2, NPY_ARRAY_ALIGNED);
     if (!arr) {
         if (PyErr_ExceptionMatches(PyExc_TypeError) || PyErr_ExceptionMatches(PyExc_ValueError)) {
             PyErr_Clear();
@@ -16,10 +17,11 @@ static PyArrayObject *as_matrix(PyObject *obj, const char *what, int64_t *ld)
         }
         return NULL;
     }
+    const npy_intp esize = PyArray_ITEMSIZE(arr);
     npy_intp rows = PyArray_DIM(arr, 0), cols = PyArray_DIM(arr, 1);
     npy_intp s0 = PyArray_STRIDE(arr, 0), s1 = PyArray_STRIDE(arr, 1);
-    int cols_ok = cols <= 1 || s1 == (npy_intp)sizeof(float);
-    int rows_ok = rows <= 1 || (s0 % (npy_intp)sizeof(float) == 0 && s0 / (npy_intp)sizeof(float) >= cols);
+    int cols_ok = cols <= 1 || s1 == esize;
+    int rows_ok = rows <= 1 || (s0 % esize == 0 && s0 / esize >= cols);
     if (!cols_ok || !rows_ok) {
         PyArrayObject *copy = (PyArrayObject *)PyArray_NewCopy(arr, NPY_CORDER);
         Py_DECREF(arr);
@@ -27,7 +29,7 @@ static PyArrayObject *as_matrix(PyObject *obj, const char *what, int64_t *ld)
             return NULL;
         arr = copy;
     }
-    *ld = rows <= 1 ? (int64_t)cols : (int64_t)(PyArray_STRIDE(arr, 0) / (npy_intp)sizeof(float));
+    *ld = rows <= 1 ? (int64_t)cols : (int64_t)(PyArray_STRIDE(arr, 0) / esize);
     return arr;
 }
 
@@ -125,7 +127,10 @@ static PyObject *py_gemm_nt(PyObject *self, PyObject *args, PyObject *kwargs)
     PyArrayObject *a = NULL, *b = NULL, *bias = NULL;
     PyObject *out = NULL, *result = NULL;
     int64_t lda, ldb, ldc;
-    if (!(a = as_matrix(a_obj, "A", &lda)) || !(b = as_matrix(b_obj, "B", &ldb)))
+    /* B given as uint16 is taken as bfloat16 bits (the compact weights of the CPU backend) */
+    const int b_bf16 = PyArray_Check(b_obj) && PyArray_TYPE((PyArrayObject *)b_obj) == NPY_UINT16;
+    if (!(a = as_matrix(a_obj, "A", NPY_FLOAT32, &lda)) ||
+        !(b = as_matrix(b_obj, "B", b_bf16 ? NPY_UINT16 : NPY_FLOAT32, &ldb)))
         goto done;
     npy_intp M = PyArray_DIM(a, 0), K = PyArray_DIM(a, 1), N = PyArray_DIM(b, 0);
     if (PyArray_DIM(b, 1) != K) {
@@ -159,8 +164,8 @@ static PyObject *py_gemm_nt(PyObject *self, PyObject *args, PyObject *kwargs)
     sc_status s;
     const float *bias_data = bias ? (const float *)PyArray_DATA(bias) : NULL;
     Py_BEGIN_ALLOW_THREADS
-    s = sc_cpu_gemm_nt(M, N, K, PyArray_DATA(a), lda, PyArray_DATA(b), ldb, PyArray_DATA((PyArrayObject *)out), ldc,
-                       bias_data, ep);
+    s = sc_cpu_gemm_nt(M, N, K, PyArray_DATA(a), lda, PyArray_DATA(b), b_bf16 ? SC_BF16 : SC_F32, ldb,
+                       PyArray_DATA((PyArrayObject *)out), ldc, bias_data, ep);
     Py_END_ALLOW_THREADS
     if (s != SC_OK) {
         sc_py_raise(s);
@@ -195,7 +200,8 @@ static PyMethodDef gemm_methods[] = {
      "_gemm_nt(A, B, bias=None, act='none', alpha=1.0, out=None, accumulate=None) -> out\n\n"
      "float32 C = alpha * act(A @ B.T + bias), A [M,K], B [N,K]. With `out` given the result is\n"
      "added into it (C = out + ...), or written over it with accumulate=False. Rows may be\n"
-     "strided. Runs the CPU GEMM without the GIL."},
+     "strided. B may be uint16 holding bfloat16 bits (widened while packed). Runs the CPU GEMM\n"
+     "without the GIL."},
     {"_gemm_kernel", py_gemm_kernel, METH_VARARGS,
      "_gemm_kernel(name=None) -> str\n\nThe GEMM microkernel in use; with a name ('auto', 'scalar', "
      "'avx2', 'avx512') switch to it first (ValueError if this CPU lacks it)."},

@@ -4,7 +4,9 @@
  * giving the output shape from the inputs, and a one-line call into the backend. One generic
  * entry point parses arguments by that description, allocates the output (or uses `out=`, a
  * writable C-contiguous float32 array, which is also how in-place and accumulate are tested),
- * runs the op with the GIL released and returns the output array. Shape functions never fail:
+ * runs the op with the GIL released and returns the output array. Dense weights (w of linear and
+ * the convolutions, the embedding table) may also be uint16 arrays of bfloat16 bits: the CPU
+ * backend's compact weights. Shape functions never fail:
  * they compute a best-effort shape and leave argument validation to the op itself.
  * device="cuda" runs the same op on the CUDA backend: the arrays are mirrored on the GPU in its
  * dtype (bfloat16; int64 stays int64), and the output comes back as float32. An `out=` that is
@@ -21,6 +23,7 @@
 typedef enum {
     P_TENSOR,     /* float32 array */
     P_TENSOR_OPT, /* float32 array or None */
+    P_WEIGHT,     /* float32 array, or uint16 array of bfloat16 bits (a compact dense weight) */
     P_IDS,        /* int64 array */
     P_IDS_OPT,    /* int64 array or None */
     P_INOUT,      /* writable float32 array updated in place and returned */
@@ -261,17 +264,17 @@ static sc_status call_embedding(sc_backend *be, sc_tensor *o, const op_args *a)
 static const op_def ops[] = {
     {"op_linear", "op_linear(x, w, bias=None, act='none', alpha=1.0, accumulate=False, out=None)\n--\n\n"
                   "x [..., K] @ w[N, K]^T + bias." EPILOGUE_DOC,
-     {REQ("x", P_TENSOR), REQ("w", P_TENSOR), OPT("bias", P_TENSOR_OPT, 0), EPILOGUE_PARAMS}, 0, shape_linear,
+     {REQ("x", P_TENSOR), REQ("w", P_WEIGHT), OPT("bias", P_TENSOR_OPT, 0), EPILOGUE_PARAMS}, 0, shape_linear,
      call_linear},
     {"op_conv2d", "op_conv2d(x, w, bias=None, stride=1, pad=0, act='none', alpha=1.0, accumulate=False, "
                   "out=None)\n--\n\nx [B,H,W,Ci], w [Co,kh,kw,Ci] -> [B,Ho,Wo,Co], zero padding." EPILOGUE_DOC,
-     {REQ("x", P_TENSOR), REQ("w", P_TENSOR), OPT("bias", P_TENSOR_OPT, 0), OPT("stride", P_INT, 1),
+     {REQ("x", P_TENSOR), REQ("w", P_WEIGHT), OPT("bias", P_TENSOR_OPT, 0), OPT("stride", P_INT, 1),
       OPT("pad", P_INT, 0), EPILOGUE_PARAMS},
      2, shape_conv2d, call_conv2d},
     {"op_conv_transpose2d",
      "op_conv_transpose2d(x, w, bias=None, stride=1, pad=0, act='none', alpha=1.0, accumulate=False, "
      "out=None)\n--\n\nx [B,H,W,Ci], w [kh,kw,Co,Ci] -> [B,(H-1)s-2p+kh,(W-1)s-2p+kw,Co]." EPILOGUE_DOC,
-     {REQ("x", P_TENSOR), REQ("w", P_TENSOR), OPT("bias", P_TENSOR_OPT, 0), OPT("stride", P_INT, 1),
+     {REQ("x", P_TENSOR), REQ("w", P_WEIGHT), OPT("bias", P_TENSOR_OPT, 0), OPT("stride", P_INT, 1),
       OPT("pad", P_INT, 0), EPILOGUE_PARAMS},
      2, shape_conv_transpose2d, call_conv_transpose2d},
     {"op_depthwise3x3", "op_depthwise3x3(x, w, bias=None, pad_mode='zeros', act='none', alpha=1.0, "
@@ -321,7 +324,7 @@ static const op_def ops[] = {
     {"op_nhwc_to_nchw", "op_nhwc_to_nchw(x, out=None)\n--\n\n[B,H,W,C] -> [B,C,H,W].", {REQ("x", P_TENSOR)}, -1,
      shape_to_nchw, call_nhwc_to_nchw},
     {"op_embedding", "op_embedding(table, ids, out=None)\n--\n\ntable [V,C], ids int64 [B,T] -> [B,T,C].",
-     {REQ("table", P_TENSOR), REQ("ids", P_IDS)}, -1, shape_embedding, call_embedding},
+     {REQ("table", P_WEIGHT), REQ("ids", P_IDS)}, -1, shape_embedding, call_embedding},
 };
 #define N_OPS (sizeof ops / sizeof ops[0])
 
@@ -384,7 +387,8 @@ static int parse_args(const op_def *op, PyObject *args, PyObject *kwargs, op_arg
         const int is_tensor = p->kind <= P_INOUT;
         if (v == Py_None && (p->kind == P_TENSOR_OPT || p->kind == P_IDS_OPT))
             v = NULL;
-        if (!v && (p->required || p->kind == P_TENSOR || p->kind == P_IDS || p->kind == P_INOUT)) {
+        if (!v && (p->required || p->kind == P_TENSOR || p->kind == P_WEIGHT || p->kind == P_IDS ||
+                   p->kind == P_INOUT)) {
             PyErr_Format(PyExc_TypeError, "%s() missing argument '%s'", op->name, p->name);
             return -1;
         }
@@ -394,7 +398,9 @@ static int parse_args(const op_def *op, PyObject *args, PyObject *kwargs, op_arg
                 *out_obj = v;
             } else if (v) {
                 const int ids = p->kind == P_IDS || p->kind == P_IDS_OPT;
-                a->t[nt] = sc_py_tensor_from_array(v, ids ? SC_I64 : SC_F32, p->name);
+                const int bits = p->kind == P_WEIGHT && PyArray_Check(v) &&
+                                 PyArray_TYPE((PyArrayObject *)v) == NPY_UINT16;
+                a->t[nt] = sc_py_tensor_from_array(v, ids ? SC_I64 : bits ? SC_BF16 : SC_F32, p->name);
             }
             if (v && !a->t[nt])
                 return -1;

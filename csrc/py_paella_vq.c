@@ -120,12 +120,14 @@ static void pvq_dealloc(PaellaVQObject *self)
  * returns float32 arrays on every device (the model copies through its arena). */
 static PyObject *pvq_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"config", "path", "variant", "single_file", "device", NULL};
+    static char *kwlist[] = {"config", "path", "variant", "single_file", "device", "weights", NULL};
     PyObject *config;
-    const char *path, *variant = NULL, *device = "cpu";
+    const char *path, *variant = NULL, *device = "cpu", *weights = "auto";
     int single_file = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Os|zps:PaellaVQ", kwlist, &config, &path, &variant,
-                                     &single_file, &device))
+    sc_weight_storage storage;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Os|zpss:PaellaVQ", kwlist, &config, &path, &variant,
+                                     &single_file, &device, &weights) ||
+        sc_py_weight_storage(weights, &storage) < 0)
         return NULL;
     sc_paella_vq_config cfg;
     if (parse_config(config, &cfg) < 0)
@@ -147,7 +149,7 @@ static PyObject *pvq_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     s = single_file ? sc_weights_open_file(path, &w)
                     : sc_weights_open_dir(path, "diffusion_pytorch_model", variant, &w);
     if (s == SC_OK)
-        s = sc_paella_vq_load(&cfg, w, be, &self->model);
+        s = sc_paella_vq_load(&cfg, w, be, storage, &self->model);
     sc_weights_close(w);
     Py_END_ALLOW_THREADS
     if (s != SC_OK) {
@@ -200,6 +202,12 @@ static PyObject *pvq_arena_bytes(PaellaVQObject *self, PyObject *noargs)
     return PyLong_FromSize_t(sc_paella_vq_arena_bytes(self->model));
 }
 
+static PyObject *pvq_param_bytes(PaellaVQObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    return PyLong_FromSize_t(sc_paella_vq_param_bytes(self->model));
+}
+
 static PyObject *pvq_free_workspace(PaellaVQObject *self, PyObject *noargs)
 {
     (void)noargs;
@@ -231,6 +239,7 @@ static PyMethodDef pvq_methods[] = {
     {"arena_alloc_count", (PyCFunction)pvq_arena_alloc_count, METH_NOARGS,
      "Allocations the activation arena has made so far."},
     {"arena_bytes", (PyCFunction)pvq_arena_bytes, METH_NOARGS, "Size of the activation arena in bytes."},
+    {"param_bytes", (PyCFunction)pvq_param_bytes, METH_NOARGS, "Bytes the loaded weights take on the device."},
     {"free_workspace", (PyCFunction)pvq_free_workspace, METH_NOARGS,
      "Free the activation arena (the next decode allocates it again)."},
     {"set_mlp_tile", (PyCFunction)pvq_set_mlp_tile, METH_O,

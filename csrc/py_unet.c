@@ -281,15 +281,17 @@ static PyTypeObject UNetCondType;
 
 static PyObject *unet_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"config", "path", "variant", "single_file", "naming", "device", NULL};
+    static char *kwlist[] = {"config", "path", "variant", "single_file", "naming", "device", "weights", NULL};
     PyObject *cfg;
-    const char *path, *variant = NULL, *naming_s = "auto", *device = "cpu";
+    const char *path, *variant = NULL, *naming_s = "auto", *device = "cpu", *weights = "auto";
     int single_file = 0;
     sc_unet_config c;
     sc_unet_naming naming;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Os|zpss", kwlist, &cfg, &path, &variant, &single_file,
-                                     &naming_s, &device) ||
-        parse_config(cfg, &c) < 0 || parse_naming(naming_s, &naming, 1) < 0)
+    sc_weight_storage storage;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Os|zpsss", kwlist, &cfg, &path, &variant, &single_file,
+                                     &naming_s, &device, &weights) ||
+        parse_config(cfg, &c) < 0 || parse_naming(naming_s, &naming, 1) < 0 ||
+        sc_py_weight_storage(weights, &storage) < 0)
         return NULL;
     sc_backend *be = sc_py_backend(device);
     if (!be)
@@ -308,7 +310,7 @@ static PyObject *unet_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     sc_weights *w = NULL;
     s = single_file ? sc_weights_open_file(path, &w) : sc_weights_open_dir(path, "diffusion_pytorch_model", variant, &w);
     if (s == SC_OK)
-        s = sc_unet_load(&c, w, naming, be, &self->unet);
+        s = sc_unet_load(&c, w, naming, be, storage, &self->unet);
     sc_weights_close(w);
     Py_END_ALLOW_THREADS
     if (s != SC_OK) {
@@ -573,6 +575,12 @@ static PyObject *unet_get_alloc_count(UNetObject *self, void *closure)
     return PyLong_FromSize_t(sc_unet_arena_alloc_count(self->unet));
 }
 
+static PyObject *unet_get_param_bytes(UNetObject *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromSize_t(sc_unet_param_bytes(self->unet));
+}
+
 static PyObject *unet_free_workspace(UNetObject *self, PyObject *noargs)
 {
     (void)noargs;
@@ -597,6 +605,7 @@ static PyMethodDef unet_methods[] = {
 static PyGetSetDef unet_getset[] = {
     {"arena_alloc_count", (getter)unet_get_alloc_count, NULL, "Device allocations made by the activation arena.",
      NULL},
+    {"param_bytes", (getter)unet_get_param_bytes, NULL, "Bytes the loaded weights take on the device.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

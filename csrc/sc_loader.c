@@ -7,19 +7,24 @@
 struct sc_loader {
     const sc_weights *weights;
     sc_backend *be;
+    sc_weight_storage storage;
     unsigned char *taken; /* one flag per entry index */
     float *stage;         /* host staging: file values as float32 */
     float *permuted;      /* host staging: values in the op layout */
     size_t stage_cap;     /* elements in each staging buffer */
+    size_t bytes;         /* of the tensors handed out */
 };
 
-sc_status sc_loader_create(const sc_weights *w, sc_backend *be, sc_loader **out)
+sc_status sc_loader_create(const sc_weights *w, sc_backend *be, sc_weight_storage storage, sc_loader **out)
 {
+    if (storage != SC_WEIGHTS_COMPUTE && storage != SC_WEIGHTS_AS_STORED && storage != SC_WEIGHTS_COMPACT)
+        return sc_set_error(SC_ERR_VALUE, "unknown weight storage policy %d", (int)storage);
     sc_loader *l = calloc(1, sizeof *l);
     if (!l)
         return sc_set_error(SC_ERR_NOMEM, "out of host memory for a weight loader");
     l->weights = w;
     l->be = be;
+    l->storage = storage;
     l->taken = calloc(sc_weights_count(w) + 1, 1);
     if (!l->taken) {
         free(l);
@@ -57,6 +62,19 @@ static void format_dims(char *buf, size_t n, int ndim, const int64_t *shape)
 {
     sc_tensor d = sc_tensor_desc(SC_CPU, SC_F32, NULL, ndim, shape);
     sc_format_shape(&d, buf, n);
+}
+
+/* The dtype tensor `e`, loaded in `layout`, gets on the backend (see sc_weight_storage). */
+static sc_dtype stored_dtype(const sc_loader *l, const sc_st_entry *e, sc_weight_layout layout)
+{
+    const sc_dtype compute = l->be->dtype, compact = l->be->compact_weight_dtype;
+    const int dense = layout == SC_LAYOUT_MATRIX || layout == SC_LAYOUT_CONV || layout == SC_LAYOUT_CONV_T ||
+                      layout == SC_LAYOUT_CONV1X1;
+    if (!dense || compact == compute || l->storage == SC_WEIGHTS_COMPUTE)
+        return compute;
+    if (l->storage == SC_WEIGHTS_COMPACT)
+        return compact;
+    return compact == SC_BF16 && !strcmp(e->dtype, "BF16") ? compact : compute;
 }
 
 /* Find `name` and check its shape. */
@@ -119,7 +137,7 @@ static sc_status permute(sc_loader *l, const char *name, int ndim, const int64_t
 {
     const float *src = l->stage;
     float *dst = l->permuted;
-    if (layout == SC_LAYOUT_AS_IS) {
+    if (layout == SC_LAYOUT_AS_IS || layout == SC_LAYOUT_MATRIX) {
         *values = src;
         *out_ndim = ndim;
         memcpy(out_shape, s, (size_t)ndim * sizeof s[0]);
@@ -172,17 +190,19 @@ static sc_status permute(sc_loader *l, const char *name, int ndim, const int64_t
     return SC_OK;
 }
 
-/* Convert float32 host values to the backend dtype on its device, as a new heap tensor. */
-static sc_status upload(sc_loader *l, const float *values, int ndim, const int64_t *shape, sc_tensor **out)
+/* Convert float32 host values to `dt` on the backend's device, as a new heap tensor. */
+static sc_status upload(sc_loader *l, const float *values, sc_dtype dt, int ndim, const int64_t *shape,
+                        sc_tensor **out)
 {
     sc_tensor *t = NULL;
-    SC_TRY(sc_tensor_empty(l->be->device, l->be->dtype, ndim, shape, &t));
+    SC_TRY(sc_tensor_empty(l->be->device, dt, ndim, shape, &t));
     sc_tensor src = sc_tensor_desc(SC_CPU, SC_F32, (void *)values, ndim, shape);
     sc_status s = sc_tensor_copy(t, &src);
     if (s != SC_OK) {
         sc_tensor_release(t);
         return s;
     }
+    l->bytes += sc_tensor_nbytes(t);
     *out = t;
     return SC_OK;
 }
@@ -201,14 +221,16 @@ static sc_status read_into_cpu_tensor(sc_loader *l, const char *name, int ndim, 
             return sc_set_error(SC_ERR_VALUE, "tensor '%s' is not a 1x1 conv weight", name);
         ndim = 2;
     }
+    const sc_dtype dt = stored_dtype(l, e, layout);
     sc_tensor *t = NULL;
-    SC_TRY(sc_tensor_empty(SC_CPU, l->be->dtype, ndim, op_shape, &t));
-    sc_status s = sc_st_read(l->weights, e, l->be->dtype, t->data);
+    SC_TRY(sc_tensor_empty(SC_CPU, dt, ndim, op_shape, &t));
+    sc_status s = sc_st_read(l->weights, e, dt, t->data);
     if (s != SC_OK) {
         sc_tensor_release(t);
         return s;
     }
     mark_taken(l, e);
+    l->bytes += sc_tensor_nbytes(t);
     *out = t;
     return SC_OK;
 }
@@ -221,18 +243,21 @@ sc_status sc_loader_get(sc_loader *l, const char *name, int ndim, const int64_t 
     const float *values = NULL;
     int out_ndim = 0;
     int64_t out_shape[SC_MAX_DIMS];
-    if (l->be->device == SC_CPU && (layout == SC_LAYOUT_AS_IS || layout == SC_LAYOUT_CONV1X1))
+    if (l->be->device == SC_CPU &&
+        (layout == SC_LAYOUT_AS_IS || layout == SC_LAYOUT_MATRIX || layout == SC_LAYOUT_CONV1X1))
         return read_into_cpu_tensor(l, name, ndim, shape, layout, out);
     SC_TRY(read_checked(l, name, ndim, shape, &e, &n));
     SC_TRY(permute(l, name, ndim, shape, layout, &values, &out_ndim, out_shape));
-    return upload(l, values, out_ndim, out_shape, out);
+    return upload(l, values, stored_dtype(l, e, layout), out_ndim, out_shape, out);
 }
 
 sc_status sc_loader_get_rows(sc_loader *l, const char *name, int ndim, const int64_t *shape, int64_t row0,
-                             int64_t rows, sc_tensor **out)
+                             int64_t rows, sc_weight_layout layout, sc_tensor **out)
 {
     const sc_st_entry *e;
     size_t n;
+    if (layout != SC_LAYOUT_AS_IS && layout != SC_LAYOUT_MATRIX)
+        return sc_set_error(SC_ERR_VALUE, "tensor '%s': rows can only be taken of an AS_IS or MATRIX tensor", name);
     if (ndim < 1 || row0 < 0 || rows < 0 || row0 + rows > shape[0])
         return sc_set_error(SC_ERR_VALUE, "tensor '%s': rows [%lld, %lld) out of range", name, (long long)row0,
                             (long long)(row0 + rows));
@@ -241,7 +266,7 @@ sc_status sc_loader_get_rows(sc_loader *l, const char *name, int ndim, const int
     int64_t sub[SC_MAX_DIMS];
     memcpy(sub, shape, (size_t)ndim * sizeof shape[0]);
     sub[0] = rows;
-    return upload(l, l->stage + (size_t)row0 * row_elems, ndim, sub, out);
+    return upload(l, l->stage + (size_t)row0 * row_elems, stored_dtype(l, e, layout), ndim, sub, out);
 }
 
 sc_status sc_loader_get_host_f32(sc_loader *l, const char *name, int ndim, const int64_t *shape, float *dst)
@@ -260,6 +285,8 @@ sc_status sc_loader_expect(sc_loader *l, const char *name, int ndim, const int64
     mark_taken(l, e);
     return SC_OK;
 }
+
+size_t sc_loader_bytes(const sc_loader *l) { return l->bytes; }
 
 sc_status sc_loader_finish(sc_loader *l)
 {

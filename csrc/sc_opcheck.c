@@ -28,6 +28,18 @@ sc_status sc_opcheck_act(const sc_backend *be, const sc_tensor *t, const char *o
     return sc_opcheck_tensor(be, t, be->dtype, op, what, ndim);
 }
 
+sc_status sc_opcheck_weight(const sc_backend *be, const sc_tensor *t, const char *op, const char *what, int ndim)
+{
+    const sc_dtype compact = be->compact_weight_dtype;
+    if (!t || t->dtype == be->dtype || compact == be->dtype)
+        return sc_opcheck_act(be, t, op, what, ndim);
+    if (t->dtype == compact)
+        return sc_opcheck_tensor(be, t, compact, op, what, ndim);
+    return sc_set_error(SC_ERR_VALUE, "%s: %s must be a %s or %s %s tensor, got %s %s", op, what,
+                        sc_dtype_name(be->dtype), sc_dtype_name(compact), sc_device_name(be->device),
+                        sc_dtype_name(t->dtype), sc_device_name(t->device));
+}
+
 sc_status sc_opcheck_shape(const sc_tensor *t, const char *op, const char *what, int ndim, const int64_t *shape)
 {
     if (sc_check_shape(t, what, ndim, shape) != SC_OK)
@@ -96,7 +108,7 @@ sc_status sc_opcheck_linear(const sc_backend *be, const sc_tensor *out, const sc
 {
     const char *op = "linear";
     SC_TRY(sc_opcheck_act(be, x, op, "x", -1));
-    SC_TRY(sc_opcheck_act(be, w, op, "w", 2));
+    SC_TRY(sc_opcheck_weight(be, w, op, "w", 2));
     const int64_t K = x->shape[x->ndim - 1], N = w->shape[0];
     const int64_t wshape[2] = {N, K};
     SC_TRY(sc_opcheck_shape(w, op, "w", 2, wshape));
@@ -111,7 +123,7 @@ static sc_status check_conv_args(const sc_backend *be, const char *op, const sc_
                                  int stride, int pad)
 {
     SC_TRY(sc_opcheck_act(be, x, op, "x", 4));
-    SC_TRY(sc_opcheck_act(be, w, op, "w", 4));
+    SC_TRY(sc_opcheck_weight(be, w, op, "w", 4));
     if (stride < 1 || pad < 0)
         return sc_set_error(SC_ERR_VALUE, "%s: needs stride >= 1 and pad >= 0, got stride %d, pad %d", op, stride,
                             pad);
@@ -359,7 +371,7 @@ sc_status sc_opcheck_embedding(const sc_backend *be, const sc_tensor *out, const
                                const sc_tensor *ids)
 {
     const char *op = "embedding";
-    SC_TRY(sc_opcheck_act(be, table, op, "table", 2));
+    SC_TRY(sc_opcheck_weight(be, table, op, "table", 2));
     SC_TRY(sc_opcheck_tensor(be, ids, SC_I64, op, "ids", 2));
     SC_TRY(sc_opcheck_act(be, out, op, "out", 3));
     const int64_t oshape[3] = {ids->shape[0], ids->shape[1], table->shape[1]};

@@ -11,6 +11,9 @@ sc_status sc_opcheck_tensor(const sc_backend *be, const sc_tensor *t, sc_dtype d
                             int ndim);
 /* Shorthand for a tensor in the backend's compute dtype. */
 sc_status sc_opcheck_act(const sc_backend *be, const sc_tensor *t, const char *op, const char *what, int ndim);
+/* A dense weight (linear/conv w, embedding table): like sc_opcheck_act, but the backend's
+ * compact_weight_dtype is accepted as well. */
+sc_status sc_opcheck_weight(const sc_backend *be, const sc_tensor *t, const char *op, const char *what, int ndim);
 /* `t` has exactly `shape` (entries < 0 match anything). */
 sc_status sc_opcheck_shape(const sc_tensor *t, const char *op, const char *what, int ndim, const int64_t *shape);
 /* A per-channel vector (bias, gamma, beta) in the compute dtype: NULL, or [n]. */

@@ -10,7 +10,8 @@
  *       conv_transpose2d  w [kh, kw, Co, Ci]  (torch [Ci, Co, kh, kw] permuted)
  *       depthwise3x3      w [3, 3, C]         (torch [C, 1, 3, 3] permuted)
  *   - all tensors of one call live on the backend's device and share its compute dtype
- *     (float32 on the CPU), except masks/ids (int64).
+ *     (float32 on the CPU), except masks/ids (int64) and dense weights, which may also have
+ *     the backend's compact_weight_dtype.
  *
  * The epilogue shared by linear/conv ops:
  *     out = (accumulate ? out : 0) + alpha * act(op(x) + bias)
@@ -45,6 +46,10 @@ struct sc_backend {
     const char *name;
     sc_device device;
     sc_dtype dtype; /* compute dtype of activations and weights */
+    /* The other dtype dense weights may have: w of linear, conv2d and conv_transpose2d and the
+     * embedding table (bfloat16 on the CPU, widened exactly as they are read, which halves the
+     * memory of bf16 checkpoints); equal to dtype where there is no other. */
+    sc_dtype compact_weight_dtype;
 
     /* out[rows, N] <- x[rows, K] w[N, K]^T + bias[N]   (bias may be NULL) */
     sc_status (*linear)(sc_backend *be, sc_tensor *out, const sc_tensor *x, const sc_tensor *w,

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import memory
 from ._progress import ProgressArg, make_progress
-from .devices import resolve_device
+from .devices import check_weights, resolve_device
 from .generator import Generator
 from .params import GenerationParams, SizeError, parse_params, resolve_seed
 from .scheduler import DDPMWuerstchenScheduler
@@ -201,7 +201,8 @@ class Pipeline:
 
     @classmethod
     def from_pretrained(cls, prior: str, decoder: str, device: str = "auto", lite: bool = False,
-                        variant: Optional[str] = None, low_memory: bool = False) -> "Pipeline":
+                        variant: Optional[str] = None, low_memory: bool = False,
+                        weights: str = "auto") -> "Pipeline":
         """Load from folders laid out like the Hub repos ``stabilityai/stable-cascade-prior`` and
         ``stabilityai/stable-cascade``.
 
@@ -214,11 +215,18 @@ class Pipeline:
             variant: weight-file variant such as ``"bf16"`` (``diffusion_pytorch_model.bf16.safetensors``).
             low_memory: hold only the network that runs: each stage loads its weights when it
                 starts and frees them when it ends (slower per call, a fraction of the memory).
+            weights: how the CPU stores the dense weights (projections, convolutions, the token
+                table). ``"auto"``: a bfloat16 checkpoint (``variant="bf16"``) stays bfloat16, half
+                the memory of float32, and is widened exactly as it is used, so the images are
+                those of float32 weights; a float32 one stays float32. ``"float32"``: widen at
+                load. ``"bfloat16"``: round float32 checkpoints too (half the memory; the images
+                change by that rounding). On ``"cuda"`` weights are always bfloat16.
         """
         for root in (prior, decoder):
             if not os.path.isdir(root):
                 raise FileNotFoundError(f"model folder not found: {root}")
         device = resolve_device(device)
+        check_weights(weights, device)
         p_dirs = _find_subfolders(prior, {"prior": ["prior_lite", "prior"] if lite else ["prior"],
                                           "text_encoder": ["text_encoder"], "tokenizer": ["tokenizer"],
                                           "scheduler": ["scheduler"]})
@@ -232,7 +240,7 @@ class Pipeline:
                    "vqgan": PaellaVQModel}
 
         def loader(name: str) -> Callable[[], Any]:
-            return lambda: classes[name].from_pretrained(dirs[name], device=device, variant=variant)
+            return lambda: classes[name].from_pretrained(dirs[name], device=device, variant=variant, weights=weights)
 
         nets = {name: loader(name) if low_memory else loader(name)() for name in dirs if name != "decoder_text_encoder"}
         # The two repos normally ship the same text encoder (2.8 GB in float32): hold one copy then.

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import _C
 from ._config import naming_file, read_json_object
-from .devices import resolve_device
+from .devices import check_weights, resolve_device
 from .safetensors import open_weights
 
 # transformers' CLIPTextConfig defaults (v5), used for keys a config.json leaves out.
@@ -123,20 +123,23 @@ class CLIPTextModelWithProjection:
         self.device = device
 
     @classmethod
-    def from_pretrained(cls, folder: str, device: str = "cpu", variant: Optional[str] = None
-                        ) -> "CLIPTextModelWithProjection":
+    def from_pretrained(cls, folder: str, device: str = "cpu", variant: Optional[str] = None,
+                        weights: str = "auto") -> "CLIPTextModelWithProjection":
         """Load ``config.json`` and ``model[.<variant>].safetensors`` (or its shards) from `folder`.
 
         Raises FileNotFoundError for a missing folder/file, ValueError naming file and tensor for
         missing, mis-shaped or unexpected tensors, RuntimeError for device="cuda" without a usable
         GPU. On "cuda" the weights are bfloat16 on the GPU; outputs are float32 arrays either way.
+        `weights` ("auto", "float32", "bfloat16") is how the CPU stores them (devices.check_weights):
+        by default a bf16 checkpoint stays bf16 in memory, with float32 results.
         """
         device = resolve_device(device)
+        check_weights(weights, device)
         folder = os.fspath(folder)
         if not os.path.isdir(folder):
             raise FileNotFoundError("CLIP text encoder folder not found: %s" % folder)
         config = load_config(folder)
-        return cls(_C.ClipTextModel(folder, variant, config, device), config, device)
+        return cls(_C.ClipTextModel(folder, variant, config, device, weights), config, device)
 
     load_config = staticmethod(load_config)
 
@@ -163,6 +166,11 @@ class CLIPTextModelWithProjection:
                 raise ValueError("attention_mask has shape %s, input_ids %s" % (mask.shape, ids.shape))
         hidden, last, embeds = self._model.forward(ids, mask)
         return CLIPTextModelOutput(hidden_states=hidden, last_hidden_state=last, text_embeds=embeds)
+
+    @property
+    def param_bytes(self) -> int:
+        """Bytes the loaded weights take on the device."""
+        return self._model.param_bytes()
 
     def free_workspace(self) -> None:
         """Free the activation memory kept between calls (the next call allocates it again, once)."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _C
 from ._config import naming_file, read_json_object
-from .devices import resolve_device
+from .devices import check_weights, resolve_device
 
 _R, _T, _A = "SDCascadeResBlock", "SDCascadeTimestepBlock", "SDCascadeAttnBlock"
 
@@ -140,14 +140,18 @@ class StableCascadeUNet:
         self.device = device
 
     @classmethod
-    def from_pretrained(cls, folder: str, device: str = "cpu", variant: Optional[str] = None) -> "StableCascadeUNet":
+    def from_pretrained(cls, folder: str, device: str = "cpu", variant: Optional[str] = None,
+                        weights: str = "auto") -> "StableCascadeUNet":
         """Load a diffusers-format folder: config.json plus diffusion_pytorch_model[.<variant>].safetensors,
         or its shards listed in the matching .safetensors.index.json. On device "cuda" (or "auto" with
-        a usable GPU) the weights are bfloat16 on the GPU; arrays in and out stay float32."""
+        a usable GPU) the weights are bfloat16 on the GPU; arrays in and out stay float32. `weights`
+        ("auto", "float32", "bfloat16") is how the CPU stores them (devices.check_weights): by
+        default a bf16 checkpoint stays bf16 in memory, with float32 results."""
         device = resolve_device(device)
+        check_weights(weights, device)
         cfg = cls.load_config(folder)
-        return cls(_C.UNet(cfg, folder, variant=variant, single_file=False, naming="diffusers", device=device), cfg,
-                   device)
+        return cls(_C.UNet(cfg, folder, variant=variant, single_file=False, naming="diffusers", device=device,
+                           weights=weights), cfg, device)
 
     @staticmethod
     def load_config(folder: str) -> Dict[str, Any]:
@@ -162,15 +166,16 @@ class StableCascadeUNet:
 
     @classmethod
     def from_single_file(cls, path: str, config: Optional[ConfigLike] = None, device: str = "cpu",
-                         naming: str = "auto") -> "StableCascadeUNet":
+                         naming: str = "auto", weights: str = "auto") -> "StableCascadeUNet":
         """Load one .safetensors file: an original Stability-AI checkpoint (stage_c.safetensors,
         stage_c_bf16, stage_c_lite*, stage_b*) or a diffusers state dict. `config` is a config dict,
         "prior", "prior_lite", "decoder", "decoder_lite", or None to tell the published config from
         the tensors (detect_config); `naming` is "auto" (detected from the file), "original" or
-        "diffusers"."""
+        "diffusers"; `weights` as in from_pretrained."""
         device = resolve_device(device)
+        check_weights(weights, device)
         cfg = normalize_config(cls.detect_config(path) if config is None else config)
-        return cls(_C.UNet(cfg, path, single_file=True, naming=naming, device=device), cfg, device)
+        return cls(_C.UNet(cfg, path, single_file=True, naming=naming, device=device, weights=weights), cfg, device)
 
     @staticmethod
     def detect_config(path: str) -> str:
@@ -196,6 +201,11 @@ class StableCascadeUNet:
     def config(self) -> Dict[str, Any]:
         """The full (normalised) diffusers config."""
         return copy.deepcopy(self._config)
+
+    @property
+    def param_bytes(self) -> int:
+        """Bytes the loaded weights take on the device."""
+        return self._unet.param_bytes
 
     @property
     def arena_alloc_count(self) -> int:

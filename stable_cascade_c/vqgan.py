@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _C
 from ._config import naming_file, read_json_object
-from .devices import resolve_device
+from .devices import check_weights, resolve_device
 
 #: diffusers' PaellaVQModel constructor defaults (= stabilityai/stable-cascade vqgan/config.json).
 DEFAULT_CONFIG: Dict[str, Any] = {
@@ -60,14 +60,18 @@ class PaellaVQModel:
         self.device = device
 
     @classmethod
-    def from_pretrained(cls, folder: str, device: str = "cpu", variant: Optional[str] = None) -> "PaellaVQModel":
+    def from_pretrained(cls, folder: str, device: str = "cpu", variant: Optional[str] = None,
+                        weights: str = "auto") -> "PaellaVQModel":
         """Load a diffusers ``vqgan/`` folder. ``variant`` picks e.g.
         ``diffusion_pytorch_model.bf16.safetensors``; sharded weights (``*.safetensors.index.json``) work too.
         On device "cuda" (or "auto" with a usable GPU) the weights are bfloat16 on the GPU; ``decode``
-        still takes and returns float32 arrays."""
+        still takes and returns float32 arrays. ``weights`` (``"auto"``, ``"float32"``, ``"bfloat16"``)
+        is how the CPU stores them (devices.check_weights): by default a bf16 checkpoint stays bf16
+        in memory, with float32 results."""
         device = resolve_device(device)
+        check_weights(weights, device)
         config = cls.load_config(folder)
-        impl = _C.PaellaVQ(config, os.fspath(folder), variant, device=device)
+        impl = _C.PaellaVQ(config, os.fspath(folder), variant, device=device, weights=weights)
         return cls(impl, config, device)
 
     @staticmethod
@@ -82,14 +86,16 @@ class PaellaVQModel:
         return config
 
     @classmethod
-    def from_single_file(cls, path: str, device: str = "cpu",
-                         config: Optional[Dict[str, Any]] = None) -> "PaellaVQModel":
+    def from_single_file(cls, path: str, device: str = "cpu", config: Optional[Dict[str, Any]] = None,
+                         weights: str = "auto") -> "PaellaVQModel":
         """Load one safetensors file, e.g. the original ``stage_a.safetensors`` (codebook named
         ``vquantizer.codebook.weight``; the diffusers name is accepted too). ``config`` overrides
-        the default config, e.g. ``{"scale_factor": 0.43}`` to match the original code's scaling."""
+        the default config, e.g. ``{"scale_factor": 0.43}`` to match the original code's scaling;
+        ``weights`` as in from_pretrained."""
         device = resolve_device(device)
+        check_weights(weights, device)
         merged = _merge_config(dict(config or {}), "config")
-        impl = _C.PaellaVQ(merged, os.fspath(path), None, True, device=device)
+        impl = _C.PaellaVQ(merged, os.fspath(path), None, True, device=device, weights=weights)
         return cls(impl, merged, device)
 
     @property
@@ -114,6 +120,11 @@ class PaellaVQModel:
         config) holds, in state-dict order; ``naming`` is ``"diffusers"`` or ``"original"``."""
         merged = _merge_config(dict(config or {}), "config")
         return _C.paella_vq_expected_keys(merged, naming)
+
+    @property
+    def param_bytes(self) -> int:
+        """Bytes the loaded weights take on the device."""
+        return self._impl.param_bytes()
 
     def free_workspace(self) -> None:
         """Free the activation memory kept between decodes (the next decode allocates it again, once)."""

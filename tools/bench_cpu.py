@@ -30,7 +30,12 @@ each measurement is a warm-up whose outputs are compared between the sides.
 Ratios: speed = torch time / our time (> 1: we are faster); memory = our peak / torch peak.
 
     /work/refenv/bin/python tools/bench_cpu.py [--configs mid real] [--threads 2 1]
-        [--reps N] [--workdir /tmp/sc_bench_cpu] [--json results.json]
+        [--reps N] [--variant float32|bf16] [--workdir /tmp/sc_bench_cpu] [--json results.json]
+
+--variant bf16 writes a .bf16 variant of every weight file (round to nearest even) and has both
+sides load it, as a user who downloaded the Hub's bf16 files would: diffusers with
+torch_dtype=float32 (weights widened to float32 at load), ours with its default weights="auto"
+(bf16 dense weights kept as bf16 and widened while packed; the arithmetic is float32 on both).
 
 Needs the extension built in place (SC_CUDA=0 python3 setup.py build_ext --inplace) and a
 Python with torch, diffusers and transformers (the reference venv). About 8 minutes on 2 cores.
@@ -142,13 +147,14 @@ def read_inputs(path, what, size):
 class TorchSide:
     """diffusers' StableCascadePriorPipeline + StableCascadeDecoderPipeline, torch CPU float32."""
 
-    def __init__(self, prior_dir, decoder_dir, cfg, inputs):
+    def __init__(self, prior_dir, decoder_dir, cfg, inputs, variant=None):
         sys.modules.setdefault("torchvision", None)  # the reference venv's torchvision does not match torch
         import torch
         from diffusers import StableCascadeDecoderPipeline, StableCascadePriorPipeline
         self.torch, self.cfg, self.inputs = torch, cfg, inputs
-        self.prior = StableCascadePriorPipeline.from_pretrained(prior_dir, torch_dtype=torch.float32)
-        self.decoder = StableCascadeDecoderPipeline.from_pretrained(decoder_dir, torch_dtype=torch.float32)
+        self.prior = StableCascadePriorPipeline.from_pretrained(prior_dir, torch_dtype=torch.float32, variant=variant)
+        self.decoder = StableCascadeDecoderPipeline.from_pretrained(decoder_dir, torch_dtype=torch.float32,
+                                                                    variant=variant)
         for p in (self.prior, self.decoder):
             p.set_progress_bar_config(disable=True)
         tok = self.prior.tokenizer([PROMPT, NEGATIVE], padding="max_length", max_length=77, truncation=True,
@@ -192,10 +198,11 @@ class TorchSide:
 class OursSide:
     """stable_cascade_c.Pipeline; each UNet step through forward_prepared, as the pipeline runs it."""
 
-    def __init__(self, prior_dir, decoder_dir, cfg, inputs, low_memory=False):
+    def __init__(self, prior_dir, decoder_dir, cfg, inputs, low_memory=False, variant=None):
         import stable_cascade_c as sc
         self.sc, self.cfg, self.inputs = sc, cfg, inputs
-        self.pipe = sc.Pipeline.from_pretrained(prior_dir, decoder_dir, device="cpu", low_memory=low_memory)
+        self.pipe = sc.Pipeline.from_pretrained(prior_dir, decoder_dir, device="cpu", low_memory=low_memory,
+                                                variant=variant)
         self.tokens = self.pipe.tokenizer([PROMPT, NEGATIVE])
 
     def set_threads(self, n):
@@ -249,9 +256,10 @@ def worker_main(side, prior_dir, decoder_dir, config_name, inputs):
             _reset_peak()
             t0 = time.perf_counter()
             if side == "torch":
-                impl = TorchSide(prior_dir, decoder_dir, cfg, inputs)
+                impl = TorchSide(prior_dir, decoder_dir, cfg, inputs, variant=cmd.get("variant"))
             else:
-                impl = OursSide(prior_dir, decoder_dir, cfg, inputs, low_memory=side == "ours_low_memory")
+                impl = OursSide(prior_dir, decoder_dir, cfg, inputs, low_memory=side == "ours_low_memory",
+                                variant=cmd.get("variant"))
             result = dict(seconds=time.perf_counter() - t0, peak_kb=_status_kb("VmHWM"), rss_kb=_status_kb("VmRSS"))
         elif op == "threads":
             impl.set_threads(cmd["n"])
@@ -337,6 +345,25 @@ def build_weights(name, cfg, workdir):
     return dirs
 
 
+def write_bf16_variant(dirs):
+    """Next to every weight file X.safetensors of the two repos, X.bf16.safetensors with the
+    floating-point tensors rounded to bfloat16 (torch's round to nearest even), once."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    for root in dirs:
+        for dirpath, _, files in os.walk(root):
+            if any(f.endswith(".index.json") for f in files):
+                raise RuntimeError(f"{dirpath}: sharded weights; write_bf16_variant handles single files only")
+            for f in files:
+                if not f.endswith(".safetensors") or f.endswith(".bf16.safetensors"):
+                    continue
+                dst = os.path.join(dirpath, f[:-len(".safetensors")] + ".bf16.safetensors")
+                if not os.path.exists(dst):
+                    tensors = load_file(os.path.join(dirpath, f))
+                    save_file({k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in tensors.items()},
+                              dst)
+
+
 # ---- the measurement loop -----------------------------------------------------------------------
 
 def compare(what, ours, ref):
@@ -347,7 +374,7 @@ def compare(what, ours, ref):
     return f"rel err {np.abs(ours - ref).max() / max(np.abs(ref).max(), 1e-30):.1e}"
 
 
-def bench_config(name, cfg, dirs, threads, reps, workdir, log):
+def bench_config(name, cfg, dirs, threads, reps, workdir, log, variant=None):
     """Every measurement of one configuration; returns the raw results (times, peaks, checks)."""
     reps = reps or cfg["reps"]
     inputs = os.path.join(workdir, f"inputs_{name}.npz")
@@ -361,7 +388,7 @@ def bench_config(name, cfg, dirs, threads, reps, workdir, log):
     workers = [Worker(side, dirs, name, inputs) for side in ("torch", "ours")]
     try:
         for w in workers:
-            res["load"][w.side] = w.call(op="load")
+            res["load"][w.side] = w.call(op="load", variant=variant)
             log(f"[{name}] {w.side} loaded in {res['load'][w.side]['seconds']:.1f} s")
         for ti, nt in enumerate(threads):
             for w in workers:
@@ -389,7 +416,7 @@ def bench_config(name, cfg, dirs, threads, reps, workdir, log):
             w.close()
     lean = Worker("ours_low_memory", dirs, name, inputs)  # alone, after the others have exited
     try:
-        lean.call(op="load")
+        lean.call(op="load", variant=variant)
         lean.call(op="threads", n=threads[0])
         for size in cfg["sizes"]:
             path = out_path("ours_low_memory", "e2e", size)
@@ -457,6 +484,8 @@ def main():
                     "(default: 3 for mid, 2 for real)")
     ap.add_argument("--workdir", default="/tmp/sc_bench_cpu", help="weights (kept between runs) and scratch files")
     ap.add_argument("--json", help="also write every raw figure to this file")
+    ap.add_argument("--variant", choices=["float32", "bf16"], default="float32",
+                    help="weight files both sides load (bf16: the Hub's .bf16 variant, see above)")
     ap.add_argument("--worker", choices=["torch", "ours", "ours_low_memory"], help=argparse.SUPPRESS)
     ap.add_argument("--dirs", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--inputs", help=argparse.SUPPRESS)
@@ -473,13 +502,17 @@ def main():
     for name in args.configs:
         cfg = CONFIGS[name]
         dirs = build_weights(name, cfg, args.workdir)
-        everything[name] = bench_config(name, cfg, dirs, args.threads, args.reps, args.workdir, log)
+        variant = None
+        if args.variant == "bf16":
+            write_bf16_variant(dirs)
+            variant = "bf16"
+        everything[name] = bench_config(name, cfg, dirs, args.threads, args.reps, args.workdir, log, variant)
     import platform
     import stable_cascade_c as sc
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor())
     head = (f"{time.strftime('%Y-%m-%d')}, {cpu}, {os.cpu_count()} CPUs ({sc.build_info()['cpu_features']}); "
-            f"load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
+            f"weight files {args.variant}; load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
             f"total {time.perf_counter() - t0:.0f} s")
     print(head)
     for name in args.configs:

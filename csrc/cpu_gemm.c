@@ -167,16 +167,17 @@ static float *thread_scratch(size_t floats)
 
 /* ---- packing ---- */
 
-/* rows x kc of `src` (row stride ld) -> ceil(rows / w) k-major micro-panels of w rows,
- * zero-padded past `rows`. */
-void sc_gemm_pack_panels(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst)
+/* rows x kc of `src` (row stride ld; float32, or bfloat16 bits widened exactly) -> ceil(rows / w)
+ * k-major micro-panels of w rows, zero-padded past `rows`. `bf16` is a constant in each caller. */
+static inline void pack_panels(const void *src, int bf16, int64_t ld, int64_t rows, int64_t kc, int w, float *dst)
 {
     for (int64_t p0 = 0; p0 < rows; p0 += w, dst += w * kc) {
         int h = (int)min64(w, rows - p0);
         for (int r = 0; r < h; r++) {
-            const float *s = src + (p0 + r) * ld;
+            const int64_t row = (p0 + r) * ld;
             for (int64_t k = 0; k < kc; k++)
-                dst[k * w + r] = s[k];
+                dst[k * w + r] =
+                    bf16 ? sc_bf16_to_f32(((const uint16_t *)src)[row + k]) : ((const float *)src)[row + k];
         }
         for (int r = h; r < w; r++)
             for (int64_t k = 0; k < kc; k++)
@@ -184,19 +185,14 @@ void sc_gemm_pack_panels(const float *src, int64_t ld, int64_t rows, int64_t kc,
     }
 }
 
+void sc_gemm_pack_panels(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst)
+{
+    pack_panels(src, 0, ld, rows, kc, w, dst);
+}
+
 void sc_gemm_pack_panels_bf16(const uint16_t *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst)
 {
-    for (int64_t p0 = 0; p0 < rows; p0 += w, dst += w * kc) {
-        int h = (int)min64(w, rows - p0);
-        for (int r = 0; r < h; r++) {
-            const uint16_t *s = src + (p0 + r) * ld;
-            for (int64_t k = 0; k < kc; k++)
-                dst[k * w + r] = sc_bf16_to_f32(s[k]);
-        }
-        for (int r = h; r < w; r++)
-            for (int64_t k = 0; k < kc; k++)
-                dst[k * w + r] = 0.0f;
-    }
+    pack_panels(src, 1, ld, rows, kc, w, dst);
 }
 
 static sc_gemm_store store_for_block(const float *bias, sc_epilogue ep, int first, int last)

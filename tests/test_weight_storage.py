@@ -17,6 +17,7 @@ from stable_cascade_c.devices import check_weights
 from st_writer import Raw, bf16_bits
 from st_writer import read as read_safetensors
 from st_writer import write as write_safetensors
+from test_gemm import KERNELS
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 RNG = np.random.default_rng(3)
@@ -30,26 +31,13 @@ def random_bits(*shape):
     return bf16_bits(RNG.standard_normal(shape, dtype=np.float32))
 
 
-def available_kernels():
-    previous = _C._gemm_kernel()
-    names = []
-    for name in ("scalar", "avx2", "avx512"):
-        try:
-            _C._gemm_kernel(name)
-            names.append(name)
-        except ValueError:
-            pass
-    _C._gemm_kernel(previous)
-    return names
-
-
 # ---- the GEMM ----
 
 # (M, N, K): tails in every direction, K past the longest K block (2048), N past one B block.
 GEMM_SHAPES = [(1, 1, 1), (5, 37, 19), (33, 70, 130), (43, 69, 2100), (3, 1500, 64)]
 
 
-@pytest.mark.parametrize("kernel", available_kernels())
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("M,N,K", GEMM_SHAPES)
 def test_gemm_bf16_b_equals_float32_of_the_same_values(kernel, M, N, K):
     previous = _C._gemm_kernel()

@@ -72,3 +72,14 @@ def test_flop_model_matches_the_performance_notes():
     c2, b2 = bg.step_flops(real["unets"], "full", 2048)
     assert abs((20 * c2 + 10 * b2) / 1039.4e12 - 1) < 1e-3, (c2, b2)
     assert 4.0 < c2 / 8.157e12 < 6.0 and 4.0 < b2 / 6.161e12 < 6.0
+
+
+def test_real_models_are_the_published_tensors():
+    """What the benchmark writes for the full-size models is tensor for tensor (names, shapes) the
+    real checkpoints: the manifests of spec/keys kept in tests/data (prior, prior_lite, decoder,
+    decoder_lite, the CLIP bigG text encoder, Stage A)."""
+    bg = _load_module()
+    written = bg.written_keys(bg.configs()["real"])
+    assert sorted(written) == sorted(bg.MANIFESTS)
+    for part, keys in written.items():
+        assert keys == bg.read_manifest(part), part

@@ -900,8 +900,10 @@ def describe_side(meta, side, info, args):
         return
     meta["card"] = meta["card"] or info.get("device_name") or _cpu_name()
     if side == "ours":
+        probe = {"device": "device memory sampled through _C._cuda_backend_info()", "host": "host VmHWM",
+                 "none": "NO device memory probe in this build (peak not measured)"}[info["memory_probe"]]
         meta["ours"] = (f"stable_cascade_c {info['version']} from {info['package']}, device {args.device}, "
-                        f"{info['threads']} CPU threads ({info['cpu_features']})")
+                        f"{info['threads']} CPU threads ({info['cpu_features']}); memory: {probe}")
     else:
         how = "bf16 on the GPU" if args.ref_device == "cuda" else "float32 on the CPU"
         meta["reference"] = (f"diffusers {info['diffusers']}, transformers {info['transformers']}, torch "

@@ -7,9 +7,9 @@ uint8 images), the load time, and the peak resident memory of each. Our Pipeline
 low_memory mode (each network loaded for its stage and freed after it) is run end to end once
 per size as well, for its time and peak memory.
 
-Configurations (random weights, built ONCE per configuration with the helpers of
-tools/make_ref_pipeline.py and saved as two Hub-layout folders, stable-cascade-prior and
-stable-cascade, which both sides then load as a user would; kept in --workdir between runs):
+Configurations (random weights, written ONCE per configuration by tools/bench_common.py, with
+make_ref_pipeline's distributions and without torch, as two Hub-layout folders, stable-cascade-prior
+and stable-cascade, which both sides then load as a user would; kept in --workdir between runs):
   mid   the lite widths with one layer per level (Stage C lite: 1536 channels; Stage B lite:
         320/576/1152/1152; CLIP bigG widths with 2 layers; Stage A with 2 of its 12 bottleneck
         blocks) at 256x256 and 512x512, end to end with 2+2 steps;
@@ -45,16 +45,15 @@ import copy
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 import zlib
 
 import numpy as np
 
-TOOLS = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(TOOLS)
-sys.path.insert(0, ROOT)
+import bench_common as bc
+
+bc.use_source_tree()
 BASE_ENV = dict(os.environ)  # the workers' environment: as the user started us
 
 PROMPT = "Anthropomorphic cat dressed as a pilot"
@@ -89,22 +88,6 @@ CONFIGS = {
 COMPONENTS = ("text_encoder", "stage_c", "stage_b", "stage_a", "e2e")
 LABELS = {"text_encoder": "text encoder", "stage_c": "Stage C step", "stage_b": "Stage B step",
           "stage_a": "Stage A decode", "e2e": "end to end", "load": "load"}
-
-
-# ---- memory -----------------------------------------------------------------------------------
-
-def _status_kb(key):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{key} not in /proc/self/status")
-
-
-def _reset_peak():
-    """Make VmHWM start again from the current resident size (Linux >= 4.0)."""
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
 
 
 # ---- inputs shared by both sides ----------------------------------------------------------------
@@ -243,106 +226,67 @@ class OursSide:
 
 
 def worker_main(side, prior_dir, decoder_dir, config_name, inputs):
-    """Serve JSON-line commands on stdin; everything else the libraries print goes to stderr."""
-    reply = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
+    """Serve the parent's commands (bench_common.serve); the libraries' output goes to stderr."""
     cfg = CONFIGS[config_name]
     impl = None
-    for line in sys.stdin:
-        cmd = json.loads(line)
+
+    def handle(cmd):
+        nonlocal impl
         op = cmd["op"]
         result = {}
         if op == "load":
-            _reset_peak()
+            bc.reset_peak()
             t0 = time.perf_counter()
             if side == "torch":
                 impl = TorchSide(prior_dir, decoder_dir, cfg, inputs, variant=cmd.get("variant"))
             else:
                 impl = OursSide(prior_dir, decoder_dir, cfg, inputs, low_memory=side == "ours_low_memory",
                                 variant=cmd.get("variant"))
-            result = dict(seconds=time.perf_counter() - t0, peak_kb=_status_kb("VmHWM"), rss_kb=_status_kb("VmRSS"))
+            result = dict(seconds=time.perf_counter() - t0, peak_kb=bc.status_kb("VmHWM"),
+                          rss_kb=bc.status_kb("VmRSS"))
         elif op == "threads":
             impl.set_threads(cmd["n"])
         elif op == "run":
             impl.prepare(cmd["what"], cmd["size"])
             if cmd.get("save"):  # the warm-up run, whose peak is reported
                 impl.free_workspaces()
-            _reset_peak()
+            bc.reset_peak()
             t0 = time.perf_counter()
             out = impl.run(cmd["what"], cmd["size"])
-            result = dict(seconds=time.perf_counter() - t0, peak_kb=_status_kb("VmHWM"), rss_kb=_status_kb("VmRSS"))
+            result = dict(seconds=time.perf_counter() - t0, peak_kb=bc.status_kb("VmHWM"),
+                          rss_kb=bc.status_kb("VmRSS"))
             if cmd.get("save"):
                 np.save(cmd["save"], out)
-        elif op == "quit":
-            break
-        reply.write(json.dumps(result) + "\n")
-        reply.flush()
+        return result
+
+    bc.serve(handle)
 
 
-class Worker:
-    def __init__(self, side, dirs, config_name, inputs):
-        self.side = side
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--worker", side, "--dirs", *dirs, "--configs", config_name,
-             "--inputs", inputs], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=BASE_ENV)
-
-    def call(self, **cmd):
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the {self.side} worker died (exit code {self.proc.wait()}) on {cmd}")
-        return json.loads(line)
-
-    def close(self):
-        self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
-        self.proc.stdin.flush()
-        self.proc.wait()
+def Worker(side, dirs, config_name, inputs):
+    """A worker process of this script (bench_common.Worker) serving one side."""
+    return bc.Worker(side, [os.path.abspath(__file__), "--worker", side, "--dirs", *dirs, "--configs", config_name,
+                            "--inputs", inputs], BASE_ENV)
 
 
 # ---- weights ------------------------------------------------------------------------------------
 
 def build_weights(name, cfg, workdir):
-    """Random-weight components of `cfg` saved once as two Hub folders under workdir/name (reused
-    while the configuration is unchanged). Returns (prior_dir, decoder_dir)."""
-    out = os.path.join(workdir, name)
-    stamp = os.path.join(out, "bench_config.json")
-    spec = json.dumps({k: cfg[k] for k in ("text_encoder", "prior", "decoder", "vqgan")}, sort_keys=True)
-    dirs = (os.path.join(out, "stable-cascade-prior"), os.path.join(out, "stable-cascade"))
-    if os.path.isfile(stamp) and open(stamp).read() == spec:
-        return dirs
-    sys.modules.setdefault("torchvision", None)
-    sys.path.insert(0, TOOLS)
-    import shutil
-
-    import torch
-    from diffusers import StableCascadeUNet
-    from diffusers.pipelines.wuerstchen import PaellaVQModel
-    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
-
-    import make_ref_pipeline as ref
+    """Random-weight components of `cfg` saved as two Hub folders under workdir/name, float32
+    (bench_common.write_hub_repos; folders already holding them are reused). Returns
+    (prior_dir, decoder_dir)."""
     from stable_cascade_c.unet import PRESETS
 
     t0 = time.perf_counter()
-    if os.path.exists(out):
-        shutil.rmtree(out)
-    torch.manual_seed(0)
-    te = CLIPTextModelWithProjection(CLIPTextConfig(
-        vocab_size=49408, max_position_embeddings=77, hidden_act="gelu", layer_norm_eps=1e-5, bos_token_id=0,
-        eos_token_id=2, pad_token_id=1, **cfg["text_encoder"])).eval()
-    unets = []
-    for part, seed in (("prior", 2), ("decoder", 3)):
+    unets = {}
+    for part in ("prior", "decoder"):
         c = dict(cfg[part])
-        unets.append(StableCascadeUNet(**dict(PRESETS[c.pop("preset")], **c)).eval())
-        ref.randomize(unets[-1], seed)
-    vq = PaellaVQModel(**cfg["vqgan"]).eval()
-    ref.randomize(te, 1)
-    ref.randomize(vq, 4)
-    ref.save_hub_repos(out, te, unets[0], unets[1], vq)
-    with open(stamp, "w") as f:
-        f.write(spec)
-    print(f"[{name}] random weights saved in {out} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-    return dirs
+        unets[part] = dict(PRESETS[c.pop("preset")], **c)
+    prior_dir, decoder_dir, written = bc.write_hub_repos(os.path.join(workdir, name), cfg["text_encoder"], unets,
+                                                         cfg["vqgan"], dtype="float32")
+    if written:
+        print(f"[{name}] random weights saved in {os.path.join(workdir, name)} ({time.perf_counter() - t0:.0f} s)",
+              file=sys.stderr)
+    return prior_dir, decoder_dir
 
 
 def write_bf16_variant(dirs):

@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # The one GPU check: build the CUDA extension in place, run every test marked `cuda`, run a
-# compute-sanitizer memcheck over the small op tests, run the op benchmark, and print one
-# Markdown report (also written to $OUT/gpu_check.md with the logs beside it).
+# compute-sanitizer memcheck over the small op tests, run the op benchmark, run the end-to-end
+# benchmark against diffusers (tools/bench_gpu.py, issue #7) in the time that is left, and print
+# one Markdown report (also written to $OUT/gpu_check.md with the logs beside it).
 #
 # For the GPU machine (H100/H200: nvcc, python3 with numpy/pytest/torch, no internet):
-#     bash tools/gpu_check.sh            # about 5-8 minutes on an H100
+#     bash tools/gpu_check.sh            # about 8 minutes on an H100
+# diffusers is not installed there: put its wheel in .whl/ (pure Python, e.g.
+# `pip download --no-deps -d .whl diffusers==0.35.2`) and carry .whl; it is installed into
+# /tmp/site for this run only. Without it the end-to-end benchmark measures our side alone.
 # Environment:
 #     SC_CUDA_ARCHS   SM list to build (default "90": the card at hand; CI builds 80 86 89 90)
 #     SC_COMMIT       commit to name in the report when the tree has no .git
 #     GPU_CHECK_SANITIZE=0   skip the compute-sanitizer step
+#     GPU_CHECK_LIMIT seconds the whole check aims at (default 480); the end-to-end benchmark gets
+#                     what is left of it, at least 150 s (enough for the full models at 1024x1024)
+#     GPU_CHECK_E2E=0 skip the end-to-end benchmark; GPU_CHECK_E2E_ARGS: extra bench_gpu.py options
 #     OUT             folder for the report and logs (default ./gpu_check_out)
 set -u -o pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +25,7 @@ REPORT="$OUT_DIR/gpu_check.md"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 : >"$REPORT"
+start_all=$(date +%s)
 say() { echo "$*" | tee -a "$REPORT"; }
 elapsed() { echo $(($(date +%s) - $1)); }
 
@@ -113,4 +121,38 @@ t0=$(date +%s)
 timeout 180 $PY tools/bench_cuda_ops.py --repeat 20 2>&1 | tee "$OUT_DIR/bench.log" | tee -a "$REPORT"
 say ""
 say "benchmark: $(elapsed "$t0") s"
+
+# ---- end-to-end benchmark against diffusers (tools/bench_gpu.py, #7) ----
+if [ "${GPU_CHECK_E2E:-1}" = "1" ]; then
+    if ! $PY -c 'import diffusers' 2>/dev/null && ls .whl/diffusers-*.whl >/dev/null 2>&1; then
+        $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+            .whl/diffusers-*.whl >"$OUT_DIR/diffusers_install.log" 2>&1 && export PYTHONPATH="$PYTHONPATH:/tmp/site"
+    fi
+    # The weights (about 15 GB of bf16) go to RAM when /dev/shm has room: written and read back fastest.
+    e2e_dir=/tmp/sc_bench_gpu
+    shm_kb=$(df -Pk /dev/shm 2>/dev/null | awk 'NR==2 {print $4}')
+    [ "${shm_kb:-0}" -gt 25000000 ] && e2e_dir=/dev/shm/sc_bench_gpu
+    left=$((${GPU_CHECK_LIMIT:-480} - $(elapsed "$start_all")))
+    budget=$((left > 150 ? left : 150))
+    say ""
+    t0=$(date +%s)
+    # --budget skips the (size, variant) pairs that would not fit; the hard limit is a backstop.
+    # The report file is rewritten after every measurement, so a killed run still leaves its table.
+    # shellcheck disable=SC2086
+    timeout $((budget + 90)) $PY tools/bench_gpu.py --budget "$budget" --workdir "$e2e_dir" \
+        --markdown "$OUT_DIR/bench_gpu.md" --json "$OUT_DIR/bench_gpu.json" ${GPU_CHECK_E2E_ARGS:-} \
+        >"$OUT_DIR/bench_gpu.log" 2>&1
+    e2e_rc=$?
+    if [ -s "$OUT_DIR/bench_gpu.md" ]; then
+        tee -a "$REPORT" <"$OUT_DIR/bench_gpu.md"
+    else
+        say "(no end-to-end table; last lines of bench_gpu.log:)"
+        say '```'
+        tail -n 30 "$OUT_DIR/bench_gpu.log" | tee -a "$REPORT"
+        say '```'
+    fi
+    say ""
+    say "end-to-end benchmark (rc $e2e_rc, budget $budget s): $(elapsed "$t0") s; whole check: $(elapsed "$start_all") s"
+    rm -rf "$e2e_dir"
+fi
 echo "report: $REPORT"

@@ -3,7 +3,8 @@
 The estimate is an upper bound on the activation memory of each stage at a given image size and
 batch: the CLIP text encoders, the Stage C prior and Stage B decoder UNets (their arenas, the
 per-run conditioning, the latents the Python loop keeps) and Stage A (its arena and the image
-arrays). Each stage frees its activations when it ends, so a generation needs its largest stage
+arrays), plus, for a network loaded per stage (``low_memory``), its weights, counted from the
+weight files' headers (`stored_weight_bytes`). Each stage frees its activations when it ends, so a generation needs its largest stage
 at a time (`total` is what the stages would hold together). The formulas follow the allocation plans of
 csrc/model_unet.c and csrc/model_paella_vq.c; tests/test_memory.py checks them against the
 resident memory that real calls add.
@@ -111,6 +112,27 @@ def text_encoder_bytes(cfg: Dict[str, Any], batch: int, tokens: int) -> int:
     the returned hidden states and last hidden state), the MLP hidden and the attention scores."""
     hidden = 10 * cfg["hidden_size"] + 2 * cfg["intermediate_size"] + 2 * cfg["num_attention_heads"] * tokens
     return VALUE_BYTES * batch * tokens * hidden
+
+
+def stored_weight_bytes(folder: str, stem: str, variant: Optional[str], weights: str) -> int:
+    """Upper bound of the host memory the CPU loader gives the weights ``<stem>[.<variant>]`` of
+    `folder` under the storage policy `weights` ("auto", "float32", "bfloat16"; devices.check_weights):
+    dense weights (2-D and up with two leading dims above 1: projections, convolutions, the token
+    table; the position embedding excepted) take 2 bytes where they stay or become bfloat16, every
+    other value 4. Read from the file headers only; tensors the loader skips count as well."""
+    from .safetensors import open_weights
+
+    total = 0
+    with open_weights(folder, stem, variant) as files:
+        for name in files.keys():
+            dtype, shape = files.info(name)
+            numel = 1
+            for d in shape:
+                numel *= d
+            dense = len(shape) >= 2 and shape[0] > 1 and shape[1] > 1 and "position_embedding" not in name
+            compact = weights == "bfloat16" or (weights == "auto" and dtype == "BF16")
+            total += numel * (2 if dense and compact else 4)
+    return total
 
 
 def available_memory() -> int:

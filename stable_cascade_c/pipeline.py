@@ -114,10 +114,13 @@ class _Net:
     activation workspace is freed after each use all the same: the stages then never hold their
     workspaces at once (the next run allocates each again in its first step)."""
 
-    def __init__(self, net_or_loader: Union[Any, Callable[[], Any]], config: Optional[Dict[str, Any]] = None):
+    def __init__(self, net_or_loader: Union[Any, Callable[[], Any]], config: Optional[Dict[str, Any]] = None,
+                 weight_bytes: int = 0):
         self._loader = net_or_loader if callable(net_or_loader) and not hasattr(net_or_loader, "config") else None
         self._net = None if self._loader else net_or_loader
         self._config = config
+        #: host memory a load takes (loaded-per-use networks; 0 for held ones, already resident)
+        self.weight_bytes = 0 if self._net is not None else weight_bytes
 
     @property
     def held(self) -> bool:
@@ -169,18 +172,21 @@ class Pipeline:
                  vqgan: NetArg, device: str = "cpu",
                  resolution_multiple: float = PRIOR_RESOLUTION_MULTIPLE,
                  latent_dim_scale: float = DECODER_LATENT_DIM_SCALE,
-                 configs: Optional[Dict[str, Dict[str, Any]]] = None):
+                 configs: Optional[Dict[str, Dict[str, Any]]] = None,
+                 weight_bytes: Optional[Dict[str, int]] = None):
         """Assemble a pipeline from components. Each network (text encoders, prior, decoder,
         vqgan) may be given as an instance (held) or as a zero-argument loader (loaded for each
         use, see ``low_memory`` in :meth:`from_pretrained`); ``configs`` gives the configs of
-        loaded-per-use networks by the same names, for the memory estimate."""
+        loaded-per-use networks by the same names, and ``weight_bytes`` the host memory each of
+        their loads takes (memory.stored_weight_bytes), for the memory estimate."""
         self.tokenizer = tokenizer
         self.prior_scheduler = prior_scheduler
         self.decoder_tokenizer = decoder_tokenizer
         self.decoder_scheduler = decoder_scheduler
         nets = {"text_encoder": text_encoder, "prior": prior, "decoder_text_encoder": decoder_text_encoder,
                 "decoder": decoder, "vqgan": vqgan}
-        self._nets = {name: _Net(net, (configs or {}).get(name)) for name, net in nets.items()}
+        self._nets = {name: _Net(net, (configs or {}).get(name), (weight_bytes or {}).get(name, 0))
+                      for name, net in nets.items()}
         self.device = device
         self.resolution_multiple = resolution_multiple
         self.latent_dim_scale = latent_dim_scale
@@ -250,6 +256,11 @@ class Pipeline:
             nets["decoder_text_encoder"] = loader("decoder_text_encoder") if low_memory else loader(
                 "decoder_text_encoder")()
         configs = {name: classes[name].load_config(dirs[name]) for name in dirs} if low_memory else None
+        # What each per-stage load will take in host memory (on a GPU the weights go to the device).
+        stems = {"text_encoder": "model", "decoder_text_encoder": "model"}
+        weight_bytes = {name: memory.stored_weight_bytes(dirs[name], stems.get(name, "diffusion_pytorch_model"),
+                                                         variant, weights)
+                        for name in dirs} if low_memory and device == "cpu" else None
         return cls(
             tokenizer=CLIPTokenizer.from_pretrained(p_dirs["tokenizer"]),
             prior_scheduler=DDPMWuerstchenScheduler.from_pretrained(p_dirs["scheduler"]),
@@ -259,6 +270,7 @@ class Pipeline:
             resolution_multiple=_model_index_value(prior, "resolution_multiple", PRIOR_RESOLUTION_MULTIPLE),
             latent_dim_scale=_model_index_value(decoder, "latent_dim_scale", DECODER_LATENT_DIM_SCALE),
             configs=configs,
+            weight_bytes=weight_bytes,
             **nets,
         )
 
@@ -314,9 +326,11 @@ class Pipeline:
     # -- memory --------------------------------------------------------------------------------
 
     def memory_estimate(self, params: GenerationParams) -> Optional[memory.MemoryEstimate]:
-        """Upper bound of the host memory a request allocates, per stage (stable_cascade_c.memory);
-        None when a network's config is unknown (a loader given without its config)."""
+        """Upper bound of the host memory a request allocates, per stage (stable_cascade_c.memory):
+        activations, and the weights of networks loaded per stage; None when a network's config
+        is unknown (a loader given without its config)."""
         cfg = {name: net.config for name, net in self._nets.items()}
+        w = {name: net.weight_bytes for name, net in self._nets.items()}
         if any(c is None for c in cfg.values()):
             return None
         n = params.num_images_per_prompt
@@ -329,11 +343,13 @@ class Pipeline:
         # text and the (zero) image embedding; the decoder only the pooled text's.
         prior_tokens = tokens + 2 * cfg["prior"]["clip_seq"]
         return memory.MemoryEstimate(
-            text_encoders=max(memory.text_encoder_bytes(cfg["text_encoder"], 2, tokens),
-                              memory.text_encoder_bytes(cfg["decoder_text_encoder"], 2, tokens)),
-            prior=memory.unet_bytes(cfg["prior"], prior_batch, *prior_hw, clip_tokens=prior_tokens),
-            decoder=memory.unet_bytes(cfg["decoder"], decoder_batch, *decoder_hw, clip_tokens=cfg["decoder"]["clip_seq"]),
-            stage_a=memory.vqgan_decode_bytes(cfg["vqgan"], n, *decoder_hw),
+            text_encoders=max(memory.text_encoder_bytes(cfg["text_encoder"], 2, tokens) + w["text_encoder"],
+                              memory.text_encoder_bytes(cfg["decoder_text_encoder"], 2, tokens)
+                              + w["decoder_text_encoder"]),
+            prior=memory.unet_bytes(cfg["prior"], prior_batch, *prior_hw, clip_tokens=prior_tokens) + w["prior"],
+            decoder=memory.unet_bytes(cfg["decoder"], decoder_batch, *decoder_hw, clip_tokens=cfg["decoder"]["clip_seq"])
+            + w["decoder"],
+            stage_a=memory.vqgan_decode_bytes(cfg["vqgan"], n, *decoder_hw) + w["vqgan"],
         )
 
     def _check_memory(self, p: GenerationParams, need: memory.MemoryEstimate) -> None:

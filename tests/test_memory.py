@@ -127,12 +127,21 @@ def test_format_bytes(n, text):
 
 
 def test_low_memory_pipeline_checks_its_largest_stage(monkeypatch):
-    """A low_memory pipeline knows its networks' configs without loading them, and needs the
-    largest stage at a time (each stage frees its network and arena when it ends)."""
+    """A low_memory pipeline knows its networks' configs and weight sizes without loading them,
+    and needs the largest stage at a time, the stage's network included (each stage frees its
+    network and arena when it ends)."""
     pipe = sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu", low_memory=True)
     need = pipe.memory_estimate(parse_params(PARAMS))
-    assert need == sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu").memory_estimate(
+    held = sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu").memory_estimate(
         parse_params(PARAMS))
+    nets = pipe._nets
+    for name in ("text_encoder", "prior", "decoder_text_encoder", "decoder"):
+        assert nets[name].weight_bytes == nets[name].get().param_bytes  # exact from the headers
+    assert nets["vqgan"].get().param_bytes <= nets["vqgan"].weight_bytes  # its encoder counts too
+    assert need.prior == held.prior + nets["prior"].weight_bytes
+    assert need.decoder == held.decoder + nets["decoder"].weight_bytes
+    assert need.stage_a == held.stage_a + nets["vqgan"].weight_bytes
+    assert need.text_encoders == held.text_encoders + nets["text_encoder"].weight_bytes
     largest = max(need.stages().values())
     monkeypatch.setattr(memory, "available_memory", lambda: largest - 1)
     with pytest.raises(MemoryError, match="needs about"):

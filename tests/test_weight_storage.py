@@ -211,6 +211,20 @@ def test_pipeline_bf16_variant_equals_float32_weights(tmp_path):
     assert np.array_equal(low(PARAMS, progress=False)[0], a[0])
 
 
+@pytest.mark.parametrize("weights,variant", [("auto", "bf16"), ("float32", "bf16"), ("bfloat16", None),
+                                             ("auto", None)])
+def test_low_memory_estimate_knows_the_stored_weight_size(tmp_path, weights, variant):
+    """A low_memory pipeline counts each network's weights into its stage before loading them:
+    from the file headers and the storage policy, equal to what the load then takes."""
+    prior, decoder = _bf16_repos(tmp_path)
+    pipe = sc.Pipeline.from_pretrained(prior, decoder, device="cpu", low_memory=True, variant=variant,
+                                       weights=weights)
+    for name in ("text_encoder", "prior", "decoder_text_encoder", "decoder"):
+        net = pipe._nets[name]
+        assert net.weight_bytes == net.get().param_bytes, name
+    assert pipe._nets["vqgan"].get().param_bytes <= pipe._nets["vqgan"].weight_bytes
+
+
 def test_weights_argument_is_checked():
     with pytest.raises(ValueError, match="weights must be one of"):
         check_weights("fp16", "cpu")

@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--weights", default="auto", choices=["auto", "float32", "bfloat16"],
                     help="how the CPU stores the weights: auto keeps bf16 files in bf16 (exact), bfloat16 "
                          "rounds float32 files too (half the memory)")
-    ap.add_argument("--low-memory", action="store_true", help="load each network for its stage only")
+    ap.add_argument("--low-memory", action="store_true",
+                    help="load each network for its stage only (default: only when holding them all would not fit)")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads")
     ap.add_argument("-o", "--output", default="stable_cascade.png",
                     help="output PNG; with several images, _<i> is added before the extension")
@@ -58,7 +59,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         decoder = weights.resolve_repo(args.decoder, "decoder", lite=args.lite, variant=args.variant)
         pipe = Pipeline.from_pretrained(prior=prior, decoder=decoder, device=args.device or weights.default_device(),
                                         lite=args.lite, variant=args.variant, weights=args.weights,
-                                        low_memory=args.low_memory)
+                                        low_memory=True if args.low_memory else "auto")
         start = time.perf_counter()
         images = pipe(prompt=args.prompt, negative_prompt=args.negative_prompt,
                       prior_num_inference_steps=args.prior_steps, prior_guidance_scale=args.prior_guidance,

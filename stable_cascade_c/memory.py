@@ -19,6 +19,9 @@ from typing import Any, Dict, Optional, Sequence
 VALUE_BYTES = 4
 #: Values Stage A's MLP processes at once (SC_PAELLA_MLP_TILE in csrc/model_paella_vq.h).
 PAELLA_MLP_TILE = 8192 * 1536
+#: Room low_memory="auto" leaves beside the held weights for a run's activations (a 1024x1024
+#: image needs about 0.9 GiB at its largest stage with the published models: docs/reliability.md).
+HOLD_HEADROOM = 2 << 30
 #: Latent-sized arrays the denoising loop holds at once: latents, the CFG-doubled input and
 #: output, the combined eps, the scheduler's noise and result.
 LOOP_ARRAYS = 6

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import threading
+import warnings
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -106,6 +107,18 @@ def _find_subfolders(root: str, wanted: Dict[str, Sequence[str]]) -> Dict[str, s
     if missing:
         raise FileNotFoundError(f"{root} is not laid out like the Hub repo: missing {', '.join(missing)}")
     return found
+
+
+def _holding_fits(weight_bytes: Dict[str, int], shared_text_encoder: bool) -> bool:
+    """low_memory="auto": can every network be held? Warns when not."""
+    held = sum(weight_bytes.values()) - (weight_bytes["decoder_text_encoder"] if shared_text_encoder else 0)
+    available = memory.available_memory()
+    if held + memory.HOLD_HEADROOM <= available:
+        return True
+    warnings.warn(f"holding every network would take {memory.format_bytes(held)} of host memory and a run needs "
+                  f"room on top, but {memory.format_bytes(available)} is available: each network is loaded for "
+                  f"its stage instead (low_memory=True; pass low_memory=False to hold them anyway)", stacklevel=3)
+    return False
 
 
 class _Net:
@@ -207,7 +220,7 @@ class Pipeline:
 
     @classmethod
     def from_pretrained(cls, prior: str, decoder: str, device: str = "auto", lite: bool = False,
-                        variant: Optional[str] = None, low_memory: bool = False,
+                        variant: Optional[str] = None, low_memory: Union[bool, str] = "auto",
                         weights: str = "auto") -> "Pipeline":
         """Load from folders laid out like the Hub repos ``stabilityai/stable-cascade-prior`` and
         ``stabilityai/stable-cascade``.
@@ -219,8 +232,12 @@ class Pipeline:
             device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (the GPU when one is usable).
             lite: use ``prior_lite/`` and ``decoder_lite/``.
             variant: weight-file variant such as ``"bf16"`` (``diffusion_pytorch_model.bf16.safetensors``).
-            low_memory: hold only the network that runs: each stage loads its weights when it
-                starts and frees them when it ends (slower per call, a fraction of the memory).
+            low_memory: ``True``: hold only the network that runs: each stage loads its weights
+                when it starts and frees them when it ends (slower per call, a fraction of the
+                memory). ``False``: hold every network. ``"auto"`` (default): hold them when their
+                weights (sized from the file headers) plus ``memory.HOLD_HEADROOM`` for a run's
+                activations fit in the available memory, else load per stage and say so with a
+                ``UserWarning``; on ``"cuda"`` it holds them.
             weights: how the CPU stores the dense weights (projections, convolutions, the token
                 table). ``"auto"``: a bfloat16 checkpoint (``variant="bf16"``) stays bfloat16, half
                 the memory of float32, and is widened exactly as it is used, so the images are
@@ -231,6 +248,8 @@ class Pipeline:
         for root in (prior, decoder):
             if not os.path.isdir(root):
                 raise FileNotFoundError(f"model folder not found: {root}")
+        if low_memory not in (True, False, "auto"):
+            raise ValueError(f"low_memory must be True, False or 'auto', got {low_memory!r}")
         device = resolve_device(device)
         check_weights(weights, device)
         p_dirs = _find_subfolders(prior, {"prior": ["prior_lite", "prior"] if lite else ["prior"],
@@ -248,19 +267,26 @@ class Pipeline:
         def loader(name: str) -> Callable[[], Any]:
             return lambda: classes[name].from_pretrained(dirs[name], device=device, variant=variant, weights=weights)
 
-        nets = {name: loader(name) if low_memory else loader(name)() for name in dirs if name != "decoder_text_encoder"}
+        # What each network's weights take in host memory once loaded (on a GPU they go to the
+        # device): for the memory check of per-stage loads and for low_memory="auto".
+        stems = {"text_encoder": "model", "decoder_text_encoder": "model"}
+        weight_bytes = {name: memory.stored_weight_bytes(dirs[name], stems.get(name, "diffusion_pytorch_model"),
+                                                         variant, weights)
+                        for name in dirs} if device == "cpu" and low_memory is not False else None
         # The two repos normally ship the same text encoder (2.8 GB in float32): hold one copy then.
-        if not low_memory and same_model(dirs["text_encoder"], dirs["decoder_text_encoder"], variant):
+        shared_text_encoder = low_memory is not True and same_model(dirs["text_encoder"],
+                                                                     dirs["decoder_text_encoder"], variant)
+        if low_memory == "auto":
+            low_memory = weight_bytes is not None and not _holding_fits(weight_bytes, shared_text_encoder)
+        nets = {name: loader(name) if low_memory else loader(name)() for name in dirs if name != "decoder_text_encoder"}
+        if not low_memory and shared_text_encoder:
             nets["decoder_text_encoder"] = nets["text_encoder"]
         else:
             nets["decoder_text_encoder"] = loader("decoder_text_encoder") if low_memory else loader(
                 "decoder_text_encoder")()
         configs = {name: classes[name].load_config(dirs[name]) for name in dirs} if low_memory else None
-        # What each per-stage load will take in host memory (on a GPU the weights go to the device).
-        stems = {"text_encoder": "model", "decoder_text_encoder": "model"}
-        weight_bytes = {name: memory.stored_weight_bytes(dirs[name], stems.get(name, "diffusion_pytorch_model"),
-                                                         variant, weights)
-                        for name in dirs} if low_memory and device == "cpu" else None
+        if not low_memory:
+            weight_bytes = None
         return cls(
             tokenizer=CLIPTokenizer.from_pretrained(p_dirs["tokenizer"]),
             prior_scheduler=DDPMWuerstchenScheduler.from_pretrained(p_dirs["scheduler"]),

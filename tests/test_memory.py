@@ -7,6 +7,7 @@ the activations (tens of MB) dwarf the allocator's noise (a few MB).
 """
 import json
 import os
+import warnings
 
 import pytest
 
@@ -148,3 +149,26 @@ def test_low_memory_pipeline_checks_its_largest_stage(monkeypatch):
         pipe(PARAMS, progress=False)
     monkeypatch.setattr(memory, "available_memory", lambda: largest)
     assert len(pipe(PARAMS, progress=False)) == 1
+
+
+def test_low_memory_auto_holds_the_networks_when_they_fit(monkeypatch):
+    """low_memory="auto" (the default) holds every network when its weights (from the file
+    headers) plus the headroom fit in the available memory, and otherwise loads each per stage,
+    saying so; the images are the same either way."""
+    monkeypatch.setattr(memory, "available_memory", lambda: 1 << 40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        held = sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu")
+    assert not held.low_memory
+    assert held.text_encoder is held.decoder_text_encoder  # the shared copy
+    monkeypatch.setattr(memory, "available_memory", lambda: memory.HOLD_HEADROOM)
+    with pytest.warns(UserWarning, match=r"holding every network would take .* each network is loaded for its stage"):
+        lean = sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu")
+    assert lean.low_memory
+    monkeypatch.setattr(memory, "available_memory", lambda: 1 << 40)
+    assert (lean(PARAMS, progress=False)[0] == held(PARAMS, progress=False)[0]).all()
+
+
+def test_low_memory_value_is_checked():
+    with pytest.raises(ValueError, match="low_memory must be True, False or 'auto'"):
+        sc.Pipeline.from_pretrained(prior=PRIOR, decoder=DECODER, device="cpu", low_memory="yes")

@@ -1,6 +1,8 @@
 /* build_info(), thread control and the dtype-conversion / zero-copy helpers. */
 #include "py_common.h"
 
+#include <math.h>
+
 #include "sc_arena.h"
 #include "sc_ops.h"
 #ifdef SC_WITH_CUDA
@@ -161,6 +163,33 @@ static PyObject *py_arena_scopes(PyObject *self, PyObject *args)
     return out;
 }
 
+/* count_nonfinite(a) -> int: NaN/Inf values of a float32 array, counted in place (the
+ * pipeline checks every step's latents with it without allocating a mask). */
+static PyObject *py_count_nonfinite(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    sc_tensor *t = sc_py_tensor_from_array(arg, SC_F32, "array");
+    if (!t)
+        return NULL;
+    const float *v = t->data;
+    const int64_t n = sc_tensor_numel(t);
+    long long bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+#pragma omp parallel for reduction(+ : bad) num_threads(sc_cpu_threads()) if (n >= (1 << 20))
+    for (int64_t i = 0; i < n; i++)
+        bad += !isfinite(v[i]);
+    Py_END_ALLOW_THREADS
+    sc_tensor_release(t);
+    return PyLong_FromLongLong(bad);
+}
+
+static PyObject *py_tensor_buffer_allocations(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    return PyLong_FromSize_t(sc_tensor_buffer_allocations());
+}
+
 static PyMethodDef core_methods[] = {
     {"build_info", py_build_info, METH_NOARGS, "Build and runtime facts (version, CUDA, CPU features, threads)."},
     {"set_num_threads", py_set_num_threads, METH_O, "Set the number of CPU threads the kernels use."},
@@ -170,6 +199,9 @@ static PyMethodDef core_methods[] = {
     {"f32_to_f16_bits", py_f32_to_f16_bits, METH_O, "float32 array -> uint16 float16 bit patterns (RNE)."},
     {"f16_bits_to_f32", py_f16_bits_to_f32, METH_O, "uint16 float16 bit patterns -> float32."},
     {"_tensor_roundtrip", py_tensor_roundtrip, METH_O, "array -> tensor -> array without copying."},
+    {"count_nonfinite", py_count_nonfinite, METH_O, "Number of NaN/Inf values in a float32 array (no copy)."},
+    {"_tensor_buffer_allocations", py_tensor_buffer_allocations, METH_NOARGS,
+     "Tensor data buffers the C library has allocated so far (tests)."},
     {"_arena_scopes", py_arena_scopes, METH_VARARGS,
      "_arena_scopes(n, bytes) -> (peak bytes held, capacity, allocations): an arena test."},
     {NULL, NULL, 0, NULL},

@@ -6,6 +6,9 @@
 typedef struct {
     PyObject_HEAD
     sc_ddpm_wuerstchen sch;
+    float *noise;      /* a step's noise, grow-only, so a denoising loop allocates it once; used
+                        * under the RNG lock, which every step holds */
+    size_t noise_cap;  /* floats */
 } PyScheduler;
 
 static int Scheduler_init(PyScheduler *self, PyObject *args, PyObject *kwds)
@@ -39,6 +42,7 @@ static PyObject *Scheduler_new(PyTypeObject *type, PyObject *args, PyObject *kwd
 static void Scheduler_dealloc(PyScheduler *self)
 {
     sc_ddpm_wuerstchen_free(&self->sch);
+    PyMem_Free(self->noise);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -165,14 +169,45 @@ static int batch_layout(const sc_tensor *a, const sc_tensor *b, const sc_tensor 
     return 0;
 }
 
+/* The caller's `out=` for a step on sample `x`: a writeable, aligned, C-contiguous float32 array
+ * of x's shape that is x itself or shares no memory with x and eps. NULL with an exception. */
+static float *step_out(PyObject *obj, const sc_tensor *x, const sc_tensor *eps)
+{
+    if (!PyArray_Check(obj) || PyArray_TYPE((PyArrayObject *)obj) != NPY_FLOAT32) {
+        PyErr_SetString(PyExc_TypeError, "out must be a float32 numpy array");
+        return NULL;
+    }
+    PyArrayObject *out = (PyArrayObject *)obj;
+    int same_shape = PyArray_NDIM(out) == x->ndim;
+    for (int d = 0; same_shape && d < x->ndim; d++)
+        same_shape = PyArray_DIM(out, d) == x->shape[d];
+    if (!same_shape) {
+        PyErr_SetString(PyExc_ValueError, "out must have the shape of sample");
+        return NULL;
+    }
+    if (!PyArray_IS_C_CONTIGUOUS(out) || !PyArray_ISWRITEABLE(out) || !PyArray_ISALIGNED(out)) {
+        PyErr_SetString(PyExc_ValueError, "out must be a writeable, aligned, C-contiguous array");
+        return NULL;
+    }
+    char *o = PyArray_DATA(out);
+    const size_t bytes = (size_t)PyArray_NBYTES(out);
+    const char *xs = x->data, *es = eps->data;
+    const int on_x = o < xs + sc_tensor_nbytes(x) && xs < o + bytes;
+    const int on_eps = o < es + sc_tensor_nbytes(eps) && es < o + bytes;
+    if ((on_x && (o != xs || bytes != sc_tensor_nbytes(x))) || on_eps) {
+        PyErr_SetString(PyExc_ValueError, "out must be sample itself or share no memory with sample and model_output");
+        return NULL;
+    }
+    return (float *)o;
+}
+
 static PyObject *Scheduler_step(PyScheduler *self, PyObject *args)
 {
-    PyObject *eps_obj, *t_obj, *x_obj, *gen_obj;
-    if (!PyArg_ParseTuple(args, "OOOO:_step", &eps_obj, &t_obj, &x_obj, &gen_obj))
+    PyObject *eps_obj, *t_obj, *x_obj, *gen_obj, *out_obj = Py_None;
+    if (!PyArg_ParseTuple(args, "OOOO|O:_step", &eps_obj, &t_obj, &x_obj, &gen_obj, &out_obj))
         return NULL;
     PyObject *result = NULL;
     sc_tensor *eps = NULL, *t = NULL, *x = NULL, *out = NULL;
-    float *noise = NULL;
     sc_py_generators gens = {0};
     size_t batch, per_item, n_t;
     eps = sc_py_tensor_from_array(eps_obj, SC_F32, "model_output");
@@ -181,27 +216,40 @@ static PyObject *Scheduler_step(PyScheduler *self, PyObject *args)
     if (!x || batch_layout(eps, x, t, "step", &batch, &per_item, &n_t) < 0 ||
         sc_py_generators_parse(gen_obj, &gens) < 0)
         goto done;
-    PyObject *arr = new_f32_array(x, 0, &out);
-    if (!arr)
-        goto done;
-    size_t n = batch * per_item;
-    noise = PyMem_Malloc((n ? n : 1) * sizeof(float));
-    if (!noise) {
-        Py_DECREF(arr);
-        PyErr_NoMemory();
-        goto done;
+    float *out_data;
+    PyObject *arr;
+    if (out_obj != Py_None) {
+        if (!(out_data = step_out(out_obj, x, eps)))
+            goto done;
+        arr = Py_NewRef(out_obj);
+    } else {
+        if (!(arr = new_f32_array(x, 0, &out)))
+            goto done;
+        out_data = out->data;
     }
+    const size_t n = batch * per_item;
     sc_status s;
-    sc_py_rng_lock();
+    sc_py_rng_lock(); /* also guards self->noise: another thread may be stepping this scheduler */
+    if (n > self->noise_cap) {
+        float *grown = PyMem_Realloc(self->noise, n * sizeof(float));
+        if (!grown) {
+            sc_py_rng_unlock();
+            Py_DECREF(arr);
+            PyErr_NoMemory();
+            goto done;
+        }
+        self->noise = grown;
+        self->noise_cap = n;
+    }
     float prev_t;
     /* diffusers finds the previous timestep before it draws: fail without touching the generator */
     s = batch ? sc_ddpm_wuerstchen_previous_timestep(&self->sch, ((const float *)t->data)[0], &prev_t) : SC_OK;
     if (s == SC_OK) {
         Py_BEGIN_ALLOW_THREADS
-        s = sc_randn_tensor_f32(gens.gens, gens.n, batch, per_item, noise);
-        if (s == SC_OK)
-            s = sc_ddpm_wuerstchen_step(&self->sch, t->data, n_t, batch, per_item, eps->data, x->data, noise,
-                                        out->data);
+        s = sc_randn_tensor_f32(gens.gens, gens.n, batch, per_item, self->noise);
+        if (s == SC_OK) /* element i of out is written after x[i] and noise[i] are read: out may be x */
+            s = sc_ddpm_wuerstchen_step(&self->sch, t->data, n_t, batch, per_item, eps->data, x->data, self->noise,
+                                        out_data);
         Py_END_ALLOW_THREADS
     }
     sc_py_rng_unlock();
@@ -212,7 +260,6 @@ static PyObject *Scheduler_step(PyScheduler *self, PyObject *args)
     }
     result = arr;
 done:
-    PyMem_Free(noise);
     sc_py_generators_release(&gens);
     sc_tensor_release(out);
     sc_tensor_release(x);
@@ -281,7 +328,8 @@ static PyMethodDef Scheduler_methods[] = {
     {"_timesteps", (PyCFunction)Scheduler_timesteps, METH_NOARGS, "copy of the timesteps, or None"},
     {"_alpha_cumprod", (PyCFunction)Scheduler_alpha_cumprod, METH_O, "alpha_cumprod of a float32 array"},
     {"_previous_timestep", (PyCFunction)Scheduler_previous_timestep, METH_O, "timestep after the nearest one"},
-    {"_step", (PyCFunction)Scheduler_step, METH_VARARGS, "_step(model_output, t, sample, generator)"},
+    {"_step", (PyCFunction)Scheduler_step, METH_VARARGS,
+     "_step(model_output, t, sample, generator, out=None): `out` may be sample itself (in place)"},
     {"_add_noise", (PyCFunction)Scheduler_add_noise, METH_VARARGS, "_add_noise(x0, noise, t)"},
     {NULL, NULL, 0, NULL},
 };

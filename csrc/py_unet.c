@@ -436,8 +436,37 @@ static PyObject *unet_prepare(UNetObject *self, PyObject *args, PyObject *kwargs
 }
 
 /* sample array + timestep ratios (a scalar or one per sample) + a fresh float32 output array. */
-static int forward_io(UNetObject *self, PyObject *sample_obj, PyObject *ratio_obj, sc_tensor **sample,
-                      PyArrayObject **ratio, PyArrayObject **out)
+/* The caller's `out=` for a forward output of shape `dims`: a writeable, aligned, C-contiguous
+ * float32 array that does not overlap the sample. A new reference, or NULL with an exception. */
+static PyArrayObject *caller_out(PyObject *obj, const npy_intp dims[4], const sc_tensor *sample)
+{
+    if (!PyArray_Check(obj) || PyArray_TYPE((PyArrayObject *)obj) != NPY_FLOAT32) {
+        PyErr_SetString(PyExc_TypeError, "out must be a float32 numpy array");
+        return NULL;
+    }
+    PyArrayObject *out = (PyArrayObject *)obj;
+    if (PyArray_NDIM(out) != 4 || memcmp(PyArray_DIMS(out), dims, 4 * sizeof dims[0]) != 0) {
+        PyErr_Format(PyExc_ValueError, "out must have shape (%zd, %zd, %zd, %zd)", (Py_ssize_t)dims[0],
+                     (Py_ssize_t)dims[1], (Py_ssize_t)dims[2], (Py_ssize_t)dims[3]);
+        return NULL;
+    }
+    if (!PyArray_IS_C_CONTIGUOUS(out) || !PyArray_ISWRITEABLE(out) || !PyArray_ISALIGNED(out)) {
+        PyErr_SetString(PyExc_ValueError, "out must be a writeable, aligned, C-contiguous array");
+        return NULL;
+    }
+    const char *o = PyArray_DATA(out), *s = sample->data;
+    if (o < s + sc_tensor_nbytes(sample) && s < o + PyArray_NBYTES(out)) {
+        PyErr_SetString(PyExc_ValueError, "out must not share memory with sample");
+        return NULL;
+    }
+    Py_INCREF(out);
+    return out;
+}
+
+/* Converts the inputs of a forward and provides its output: a new array, or `out_obj` (may be
+ * NULL or None) checked by caller_out. */
+static int forward_io(UNetObject *self, PyObject *sample_obj, PyObject *ratio_obj, PyObject *out_obj,
+                      sc_tensor **sample, PyArrayObject **ratio, PyArrayObject **out)
 {
     const sc_unet_config *cfg = sc_unet_config_of(self->unet);
     *sample = sc_py_tensor_from_array(sample_obj, SC_F32, "sample");
@@ -471,7 +500,8 @@ static int forward_io(UNetObject *self, PyObject *sample_obj, PyObject *ratio_ob
         goto fail;
     }
     npy_intp dims[4] = {(npy_intp)B, cfg->out_channels, (npy_intp)(*sample)->shape[2], (npy_intp)(*sample)->shape[3]};
-    *out = (PyArrayObject *)PyArray_SimpleNew(4, dims, NPY_FLOAT32);
+    *out = out_obj && out_obj != Py_None ? caller_out(out_obj, dims, *sample)
+                                         : (PyArrayObject *)PyArray_SimpleNew(4, dims, NPY_FLOAT32);
     if (!*out) {
         Py_DECREF(r);
         goto fail;
@@ -546,7 +576,7 @@ static PyObject *unet_call(UNetObject *self, PyObject *args, PyObject *kwargs)
                                      &effnet, &pixels) ||
         convert_cond_inputs(pooled, text, img, effnet, pixels, &in) < 0)
         return NULL;
-    if (forward_io(self, sample_obj, ratio_obj, &sample, &ratio, &out) < 0) {
+    if (forward_io(self, sample_obj, ratio_obj, NULL, &sample, &ratio, &out) < 0) {
         release_cond_inputs(&in);
         return NULL;
     }
@@ -557,14 +587,15 @@ static PyObject *unet_call(UNetObject *self, PyObject *args, PyObject *kwargs)
 
 static PyObject *unet_forward_prepared(UNetObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"cond", "sample", "timestep_ratio", NULL};
+    static char *kwlist[] = {"cond", "sample", "timestep_ratio", "out", NULL};
     UNetCondObject *cond;
-    PyObject *sample_obj, *ratio_obj;
+    PyObject *sample_obj, *ratio_obj, *out_obj = Py_None;
     sc_tensor *sample;
     PyArrayObject *ratio, *out;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OO", kwlist, &UNetCondType, &cond, &sample_obj, &ratio_obj))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OO|O", kwlist, &UNetCondType, &cond, &sample_obj, &ratio_obj,
+                                     &out_obj))
         return NULL;
-    if (forward_io(self, sample_obj, ratio_obj, &sample, &ratio, &out) < 0)
+    if (forward_io(self, sample_obj, ratio_obj, out_obj, &sample, &ratio, &out) < 0)
         return NULL;
     return run_forward(self, cond, sample, ratio, out, NULL);
 }
@@ -596,7 +627,7 @@ static PyMethodDef unet_methods[] = {
     {"prepare", (PyCFunction)(void (*)(void))unet_prepare, METH_VARARGS | METH_KEYWORDS,
      "prepare(clip_text_pooled, clip_text=None, clip_img=None, effnet=None, pixels=None) -> UNetConditioning"},
     {"forward_prepared", (PyCFunction)(void (*)(void))unet_forward_prepared, METH_VARARGS | METH_KEYWORDS,
-     "forward_prepared(cond, sample, timestep_ratio) -> float32 NCHW array"},
+     "forward_prepared(cond, sample, timestep_ratio, out=None) -> float32 NCHW array (`out` when given)"},
     {"free_workspace", (PyCFunction)unet_free_workspace, METH_NOARGS,
      "Free the activation arena (the next forward allocates it again)."},
     {NULL, NULL, 0, NULL},

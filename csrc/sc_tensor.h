@@ -64,6 +64,9 @@ void sc_format_shape(const sc_tensor *t, char *buf, size_t n);
 
 /* Heap tensors. */
 sc_status sc_tensor_empty(sc_device dev, sc_dtype dt, int ndim, const int64_t *shape, sc_tensor **out);
+/* Data buffers sc_tensor_empty (and so sc_tensor_zeros) has allocated in this process, on any
+ * device (tests: a denoising loop must allocate none after its first step). */
+size_t sc_tensor_buffer_allocations(void);
 sc_status sc_tensor_zeros(sc_device dev, sc_dtype dt, int ndim, const int64_t *shape, sc_tensor **out);
 sc_status sc_tensor_wrap(sc_device dev, sc_dtype dt, int ndim, const int64_t *shape, void *data,
                          sc_free_fn free_fn, void *free_ctx, sc_tensor **out);

@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 
 import numpy as np
 
-from . import memory
+from . import _C, memory
 from ._progress import ProgressArg, make_progress
 from .devices import check_weights, resolve_device
 from .generator import Generator
@@ -60,13 +60,15 @@ def _model_index_value(root: str, key: str, default: float) -> float:
     return float(value)
 
 
-def cfg_combine(eps_text: np.ndarray, eps_uncond: np.ndarray, w: float) -> np.ndarray:
-    """torch.lerp(uncond, text, w) with torch's two-branch formula, in float32."""
+def cfg_combine(eps_text: np.ndarray, eps_uncond: np.ndarray, w: float,
+                out: Optional[np.ndarray] = None) -> np.ndarray:
+    """torch.lerp(uncond, text, w) with torch's two-branch formula, in float32, into `out` (a
+    float32 array of their shape, a new one when None)."""
     w32 = np.float32(w)
-    diff = eps_text - eps_uncond
+    diff = np.subtract(eps_text, eps_uncond, out=out)
     if abs(w) < 0.5:
-        return eps_uncond + w32 * diff
-    return eps_text - diff * (np.float32(1.0) - w32)
+        return np.add(eps_uncond, np.multiply(diff, w32, out=diff), out=diff)
+    return np.subtract(eps_text, np.multiply(diff, np.float32(1.0) - w32, out=diff), out=diff)
 
 
 def to_uint8_images(decoded: np.ndarray) -> List[np.ndarray]:
@@ -81,12 +83,11 @@ class NonFiniteError(FloatingPointError):
 
 
 def check_finite(x: np.ndarray, where: str) -> None:
-    """Raise NonFiniteError naming `where` when `x` holds NaN or Inf (instead of letting it
-    turn into a silently black image)."""
-    finite = np.isfinite(x)
-    if not finite.all():
-        bad = int(finite.size - np.count_nonzero(finite))
-        raise NonFiniteError(f"{where} produced {bad} NaN/Inf value(s) out of {finite.size}; "
+    """Raise NonFiniteError naming `where` when float32 `x` holds NaN or Inf (instead of letting
+    it turn into a silently black image). Counts in place, allocating nothing."""
+    bad = _C.count_nonfinite(x)
+    if bad:
+        raise NonFiniteError(f"{where} produced {bad} NaN/Inf value(s) out of {x.size}; "
                              "the weights are probably corrupt or belong to another model")
 
 
@@ -399,23 +400,32 @@ class Pipeline:
     def _denoise(unet: StableCascadeUNet, scheduler: DDPMWuerstchenScheduler, generator: Generator,
                  shape: Tuple[int, ...], steps: int, guidance: float, cond: Dict[str, np.ndarray],
                  progress, stage: str) -> np.ndarray:
-        """The shared denoising loop of both stages; `cond` holds the (CFG-batched) conditioning."""
+        """The shared denoising loop of both stages; `cond` holds the (CFG-batched) conditioning.
+        Every array the steps use is allocated here, before the first step: the network writes
+        into `eps_in`, the guidance mix into `eps`, the sampler updates `latents` in place (and
+        the C side allocates nothing after the first step either)."""
         cfg = guidance > 1.0
         scheduler.set_timesteps(steps)
         latents = generator.randn(shape)
         prepared = unet.prepare(**cond)
         timesteps = scheduler.timesteps[:-1]
+        b = shape[0]
+        batch = 2 * b if cfg else b
+        model_in = np.empty((batch, *shape[1:]), np.float32) if cfg else latents
+        ratio = np.empty(batch, np.float32)
+        eps_in = np.empty((batch, unet.config["out_channels"], *shape[2:]), np.float32)
+        eps = np.empty((b, *eps_in.shape[1:]), np.float32) if cfg else eps_in
         if progress:
             progress(stage, 0, len(timesteps))
         for i, t in enumerate(timesteps):
-            ratio = np.full((shape[0],), t, dtype=np.float32)
+            ratio.fill(t)
             if cfg:
-                eps_both = unet.forward_prepared(prepared, np.concatenate([latents, latents]),
-                                                 np.concatenate([ratio, ratio]))
-                eps = cfg_combine(eps_both[: shape[0]], eps_both[shape[0]:], guidance)
-            else:
-                eps = unet.forward_prepared(prepared, latents, ratio)
-            latents = scheduler.step(eps, ratio, latents, generator=generator)
+                model_in[:b] = latents
+                model_in[b:] = latents
+            unet.forward_prepared(prepared, model_in, ratio, out=eps_in)
+            if cfg:
+                cfg_combine(eps_in[:b], eps_in[b:], guidance, out=eps)
+            scheduler.step(eps, ratio[:b], latents, generator=generator, out=latents)
             check_finite(latents, f"{stage} step {i + 1}/{len(timesteps)}")
             if progress:
                 progress(stage, i + 1, len(timesteps))

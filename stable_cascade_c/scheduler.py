@@ -98,16 +98,18 @@ class DDPMWuerstchenScheduler(_C.DDPMWuerstchenScheduler):
         return np.full(t.shape, self._previous_timestep(float(t[0])), dtype=np.float32)
 
     def step(self, model_output: np.ndarray, timestep: ArrayLike, sample: np.ndarray,
-             generator: GeneratorArg = None) -> np.ndarray:
+             generator: GeneratorArg = None, out: Optional[np.ndarray] = None) -> np.ndarray:
         """One ancestral step; returns ``prev_sample`` (float32, the shape of ``sample``).
 
         ``timestep`` is the ratio the model saw (a scalar, or one value per batch entry: pass the
         model dtype's rounding of it, as the pipelines do). Fresh noise of the sample's shape is
         drawn from ``generator`` at every step, also at the last one where it is multiplied by 0.
         A list of generators draws one batch entry each; None uses ``default_generator``.
+        ``out`` (a C-contiguous float32 array of the sample's shape, which may be ``sample``
+        itself) receives the result instead of a new array.
         """
         gen = default_generator if generator is None else generator
-        return self._step(model_output, _timestep_array(timestep), sample, gen)
+        return self._step(model_output, _timestep_array(timestep), sample, gen, out)
 
     def add_noise(self, original_samples: np.ndarray, noise: np.ndarray, timesteps: ArrayLike) -> np.ndarray:
         """``sqrt(ac(t)) * original_samples + sqrt(1 - ac(t)) * noise`` (float32)."""

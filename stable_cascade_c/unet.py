@@ -233,9 +233,11 @@ class StableCascadeUNet:
                                   _opt(pixels))
 
     def forward_prepared(self, cond: "_C.UNetConditioning", sample: np.ndarray,
-                         timestep_ratio: Union[float, Sequence[float], np.ndarray]) -> np.ndarray:
-        """The same result as calling the model with the inputs `cond` was prepared from."""
-        return self._unet.forward_prepared(cond, _f32(sample), _f32(timestep_ratio))
+                         timestep_ratio: Union[float, Sequence[float], np.ndarray],
+                         out: Optional[np.ndarray] = None) -> np.ndarray:
+        """The same result as calling the model with the inputs `cond` was prepared from; into
+        `out` (a C-contiguous float32 array of the output's shape) when given."""
+        return self._unet.forward_prepared(cond, _f32(sample), _f32(timestep_ratio), out)
 
     def free_workspace(self) -> None:
         """Free the activation memory kept between forwards (the next forward allocates it again,

@@ -106,3 +106,14 @@ def test_arena_planning_pass_holds_only_live_temporaries():
     assert (peak, capacity) == (1024, 1024)
     assert allocations == 11  # ten overflow blocks in the planning pass, one buffer at the reset
     assert _C._arena_scopes(0, 1000) == (0, 0, 0)
+
+
+def test_count_nonfinite():
+    x = np.zeros((3, 1000), np.float32)
+    assert _C.count_nonfinite(x) == 0
+    x[0, 5], x[1, 7], x[2, 999] = np.nan, np.inf, -np.inf
+    assert _C.count_nonfinite(x) == 3
+    big = np.zeros(1 << 21, np.float32)  # the multithreaded path
+    big[::4096] = np.nan
+    assert _C.count_nonfinite(big) == 512
+    assert _C.count_nonfinite(np.zeros(0, np.float32)) == 0

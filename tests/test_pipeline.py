@@ -208,3 +208,33 @@ def test_low_memory_holds_one_network_at_a_time():
     lean(json.loads(str(REF["cfg_prior/params"])), progress=False)
     assert [n for n, _ in alive] == ["text_encoder", "prior", "decoder_text_encoder", "decoder", "vqgan"]
     assert all(ref() is None for _, ref in alive)
+
+
+def test_denoising_steps_allocate_nothing_after_the_first(pipe):
+    """Every array of the denoising loop is allocated before its first step: from the second
+    step on, a step creates no tensor buffer in C and no NumPy array (tracemalloc sees NumPy's
+    allocations; the largest array a step used to create is the 1 MiB decoder latent)."""
+    import tracemalloc
+
+    from stable_cascade_c import _C
+    marks = []
+
+    def progress(stage, done, total):
+        current, peak = tracemalloc.get_traced_memory()
+        marks.append((stage, done, _C._tensor_buffer_allocations(), peak - current))
+        tracemalloc.reset_peak()
+
+    params = dict(prompt="a red cube", negative_prompt="blurry", prior_num_inference_steps=4,
+                  prior_guidance_scale=4.0, num_inference_steps=4, guidance_scale=2.0, seed=3, width=1024,
+                  height=1024)
+    tracemalloc.start()
+    try:
+        pipe(params, progress=progress)
+    finally:
+        tracemalloc.stop()
+    steps = [m for m in marks if m[1] >= 1]
+    assert len({m[0] for m in steps}) == 2 and len(steps) == 2 * 4
+    for before, after in zip(steps, steps[1:]):
+        if before[0] == after[0]:  # consecutive steps of one stage
+            assert after[2] == before[2], (before, after)  # no C tensor buffer
+            assert after[3] < 16 << 10, (before, after)  # no array: Python's own small objects only

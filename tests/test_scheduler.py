@@ -244,3 +244,30 @@ def test_config_loading(tmp_path):
     (tmp_path / "scheduler_config.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         sc.DDPMWuerstchenScheduler.from_pretrained(tmp_path)
+
+
+def test_step_into_out_and_in_place():
+    """`out=` receives the step (a new array otherwise), may be the sample itself (the pipeline
+    updates its latents in place), and is checked."""
+    sched = sc.DDPMWuerstchenScheduler()
+    sched.set_timesteps(6)
+    t = sched.timesteps[1]
+    x = np.linspace(-1, 1, 64, dtype=np.float32).reshape(2, 2, 4, 4)
+    eps = np.cos(x)
+    want = sched.step(eps, t, x, generator=sc.Generator(5))
+    out = np.empty_like(x)
+    assert sched.step(eps, t, x, generator=sc.Generator(5), out=out) is out
+    assert np.array_equal(out, want)
+    inplace = x.copy()
+    assert sched.step(eps, t, inplace, generator=sc.Generator(5), out=inplace) is inplace
+    assert np.array_equal(inplace, want)
+    with pytest.raises(ValueError, match="shape of sample"):
+        sched.step(eps, t, x, generator=sc.Generator(5), out=out[:1])
+    with pytest.raises(ValueError, match="sample itself or share no memory"):
+        sched.step(eps, t, x, generator=sc.Generator(5), out=eps)
+    buf = np.zeros(96, np.float32)  # a sample and an out that share half their memory
+    buf[:64] = x.reshape(-1)
+    with pytest.raises(ValueError, match="sample itself or share no memory"):
+        sched.step(eps, t, buf[:64].reshape(x.shape), generator=sc.Generator(5), out=buf[32:].reshape(x.shape))
+    with pytest.raises(TypeError, match="float32"):
+        sched.step(eps, t, x, generator=sc.Generator(5), out=out.astype(np.float64))

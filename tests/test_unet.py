@@ -315,3 +315,24 @@ def test_argument_errors():
         decoder.forward_prepared(cond, dargs["sample"], dargs["timestep_ratio"])
     with pytest.raises(ValueError, match="batch"):
         prior.forward_prepared(cond, args["sample"][:1], args["timestep_ratio"][:1])
+
+
+def test_forward_prepared_into_out():
+    """`out=` receives the result (what the pipeline's loop does to allocate nothing per step)
+    and is checked: shape, dtype, layout, and no overlap with the sample."""
+    unet = model("prior_like")
+    (args, _), = cases("prior_like")[:1]
+    cond = unet.prepare(args["clip_text_pooled"], clip_text=args.get("clip_text"), clip_img=args.get("clip_img"))
+    want = unet.forward_prepared(cond, args["sample"], args["timestep_ratio"])
+    out = np.full_like(want, np.nan)
+    assert unet.forward_prepared(cond, args["sample"], args["timestep_ratio"], out=out) is out
+    assert np.array_equal(out, want)
+    sample = np.ascontiguousarray(args["sample"], np.float32)
+    with pytest.raises(ValueError, match="must have shape"):
+        unet.forward_prepared(cond, sample, args["timestep_ratio"], out=out[:1])
+    with pytest.raises(TypeError, match="float32"):
+        unet.forward_prepared(cond, sample, args["timestep_ratio"], out=out.astype(np.float64))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        unet.forward_prepared(cond, sample, args["timestep_ratio"], out=np.asfortranarray(out))
+    with pytest.raises(ValueError, match="share memory with sample"):  # in and out channels are equal here
+        unet.forward_prepared(cond, sample, args["timestep_ratio"], out=sample)

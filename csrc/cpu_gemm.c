@@ -44,7 +44,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SC_GEMM_MAX_TILE (16 * 32) /* largest mr * nr of any microkernel */
+#define SC_GEMM_MAX_TILE (32 * 32) /* largest mr * nr of any microkernel */
 /* A packed A block lives in L3 (its micro-panels are streamed one at a time): its size only
  * decides how often B is packed again, so it is large but bounded (per thread). */
 #define SC_GEMM_A_BLOCK_BYTES ((int64_t)4 << 20)
@@ -114,6 +114,40 @@ sc_status sc_cpu_gemm_set_kernel(const char *name)
 }
 
 const char *sc_cpu_gemm_kernel(void) { return current_impl()->name; }
+
+/* ---- the math: float32, or bfloat16 inputs with float32 accumulation (AMX) ---- */
+
+static atomic_int g_bf16_math;
+
+sc_status sc_cpu_set_math(const char *name)
+{
+    if (!strcmp(name, "float32")) {
+        atomic_store(&g_bf16_math, 0);
+        return SC_OK;
+    }
+    if (strcmp(name, "bfloat16"))
+        return sc_set_error(SC_ERR_VALUE, "CPU math must be 'float32' or 'bfloat16', got '%s'", name);
+    if (!sc_cpu_has_amx_bf16())
+        return sc_set_error(SC_ERR_VALUE, "CPU math 'bfloat16' needs AMX-BF16 (Intel Xeon 4th generation or newer) "
+                                          "with OS support; this CPU or kernel has none (%s)",
+                            sc_cpu_features());
+    atomic_store(&g_bf16_math, 1);
+    return SC_OK;
+}
+
+const char *sc_cpu_math(void) { return atomic_load(&g_bf16_math) ? "bfloat16" : "float32"; }
+
+/* The microkernel for a GEMM with K columns: AMX for the bfloat16 math (it needs K >= 32; the
+ * narrow stems run in float32), else the float32 kernel in use. */
+static const sc_gemm_impl *impl_for(int64_t K)
+{
+#ifdef SC_GEMM_HAVE_AMX
+    if (atomic_load(&g_bf16_math) && K >= 32)
+        return &sc_gemm_impl_amx;
+#endif
+    (void)K;
+    return current_impl();
+}
 
 /* ---- per-thread packing buffers ---- */
 
@@ -355,7 +389,7 @@ sc_status sc_cpu_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_
     if (M == 0 || N == 0)
         return SC_OK;
 
-    gemm_job g = {.impl = current_impl(), .K = K, .A = A, .B = B, .b_bf16 = b_dtype == SC_BF16, .bias = bias,
+    gemm_job g = {.impl = impl_for(K), .K = K, .A = A, .B = B, .b_bf16 = b_dtype == SC_BF16, .bias = bias,
                   .lda = lda, .ldb = ldb,
                   .ldc = ldc, .C = C, .ep = ep};
     const sc_gemm_impl *im = g.impl;

@@ -49,6 +49,11 @@ extern const sc_gemm_impl sc_gemm_impl_scalar;
 #define SC_GEMM_HAVE_X86 1
 extern const sc_gemm_impl sc_gemm_impl_avx2;
 extern const sc_gemm_impl sc_gemm_impl_avx512;
+#ifdef __linux__
+#define SC_GEMM_HAVE_AMX 1
+/* bfloat16 inputs, float32 accumulation (the "bfloat16" math); needs K >= 32 (cpu_gemm_amx.c). */
+extern const sc_gemm_impl sc_gemm_impl_amx;
+#endif
 /* Packing with 8 x 8 AVX transposes (any w; AVX2 and AVX-512 kernels). */
 void sc_gemm_pack_panels_avx2(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst);
 void sc_gemm_pack_panels_bf16_avx2(const uint16_t *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst);

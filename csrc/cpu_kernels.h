@@ -7,6 +7,14 @@
 
 int sc_cpu_has_avx2_fma(void);
 int sc_cpu_has_avx512f(void);
+/* AMX-BF16 tiles usable: the CPU has them and the OS granted this process the tile state. */
+int sc_cpu_has_amx_bf16(void);
+/* The GEMMs' math (linear and the convolutions): "float32" (the default), or "bfloat16": both
+ * operands rounded to bfloat16 (nearest even), products accumulated in float32 on AMX tiles,
+ * epilogues in float32 -- several times faster and about 3 significant digits. Process-wide;
+ * fails with SC_ERR_VALUE for another name or "bfloat16" without AMX-BF16. */
+sc_status sc_cpu_set_math(const char *name);
+const char *sc_cpu_math(void);
 
 /* Plain float32 GEMM used by linear/conv: C[M,N] = A[M,K] (row stride lda) * B^T where B is
  * [N,K] (row stride ldb) of float32 or bfloat16 (b_dtype SC_F32 / SC_BF16; bfloat16 is

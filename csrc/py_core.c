@@ -3,6 +3,7 @@
 
 #include <math.h>
 
+#include "cpu_kernels.h"
 #include "sc_arena.h"
 #include "sc_ops.h"
 #ifdef SC_WITH_CUDA
@@ -71,6 +72,27 @@ static PyObject *py_set_num_threads(PyObject *self, PyObject *arg)
     }
     sc_cpu_set_threads((int)n);
     Py_RETURN_NONE;
+}
+
+/* set_cpu_math(name): the GEMMs' math, "float32" or "bfloat16" (sc_cpu_set_math). */
+static PyObject *py_set_cpu_math(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    const char *name = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
+    if (!name) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "math must be a string");
+        return NULL;
+    }
+    sc_status s = sc_cpu_set_math(name);
+    return s == SC_OK ? Py_NewRef(Py_None) : sc_py_raise(s);
+}
+
+static PyObject *py_get_cpu_math(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    return PyUnicode_FromString(sc_cpu_math());
 }
 
 static PyObject *py_get_num_threads(PyObject *self, PyObject *args)
@@ -194,6 +216,8 @@ static PyMethodDef core_methods[] = {
     {"build_info", py_build_info, METH_NOARGS, "Build and runtime facts (version, CUDA, CPU features, threads)."},
     {"set_num_threads", py_set_num_threads, METH_O, "Set the number of CPU threads the kernels use."},
     {"get_num_threads", py_get_num_threads, METH_NOARGS, "Number of CPU threads the kernels use."},
+    {"set_cpu_math", py_set_cpu_math, METH_O, "The CPU GEMMs' math: 'float32' or 'bfloat16' (AMX)."},
+    {"get_cpu_math", py_get_cpu_math, METH_NOARGS, "The CPU GEMMs' math: 'float32' or 'bfloat16'."},
     {"f32_to_bf16_bits", py_f32_to_bf16_bits, METH_O, "float32 array -> uint16 bfloat16 bit patterns (RNE)."},
     {"bf16_bits_to_f32", py_bf16_bits_to_f32, METH_O, "uint16 bfloat16 bit patterns -> float32."},
     {"f32_to_f16_bits", py_f32_to_f16_bits, METH_O, "float32 array -> uint16 float16 bit patterns (RNE)."},

@@ -39,11 +39,31 @@ def get_num_threads() -> int:
     return _C.get_num_threads()
 
 
+def set_cpu_math(math: str) -> None:
+    """The math of the CPU's matrix products (every linear layer and convolution), process-wide.
+
+    ``"float32"`` (the default): float32 throughout, the results of diffusers in float32.
+    ``"bfloat16"``: both operands of each product rounded to bfloat16 and the products summed in
+    float32 on the AMX tile units of Intel Xeon (4th generation and newer): several times faster,
+    about three significant digits per product, so images differ slightly from float32 ones (the
+    GPU backend's precision, and closer: norms, attention and the sampler stay float32). Raises
+    ValueError on a CPU or kernel without AMX-BF16.
+    """
+    _C.set_cpu_math(math)
+
+
+def get_cpu_math() -> str:
+    """The math of the CPU's matrix products: ``"float32"`` or ``"bfloat16"``."""
+    return _C.get_cpu_math()
+
+
 __all__ = [
     "__version__",
     "build_info",
     "set_num_threads",
     "get_num_threads",
+    "set_cpu_math",
+    "get_cpu_math",
     "Generator",
     "randn_tensor",
     "DDPMWuerstchenScheduler",

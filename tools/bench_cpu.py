@@ -181,9 +181,10 @@ class TorchSide:
 class OursSide:
     """stable_cascade_c.Pipeline; each UNet step through forward_prepared, as the pipeline runs it."""
 
-    def __init__(self, prior_dir, decoder_dir, cfg, inputs, low_memory=False, variant=None):
+    def __init__(self, prior_dir, decoder_dir, cfg, inputs, low_memory=False, variant=None, math="float32"):
         import stable_cascade_c as sc
         self.sc, self.cfg, self.inputs = sc, cfg, inputs
+        sc.set_cpu_math(math)
         self.pipe = sc.Pipeline.from_pretrained(prior_dir, decoder_dir, device="cpu", low_memory=low_memory,
                                                 variant=variant)
         self.tokens = self.pipe.tokenizer([PROMPT, NEGATIVE])
@@ -241,7 +242,7 @@ def worker_main(side, prior_dir, decoder_dir, config_name, inputs):
                 impl = TorchSide(prior_dir, decoder_dir, cfg, inputs, variant=cmd.get("variant"))
             else:
                 impl = OursSide(prior_dir, decoder_dir, cfg, inputs, low_memory=side == "ours_low_memory",
-                                variant=cmd.get("variant"))
+                                variant=cmd.get("variant"), math=cmd.get("math", "float32"))
             result = dict(seconds=time.perf_counter() - t0, peak_kb=bc.status_kb("VmHWM"),
                           rss_kb=bc.status_kb("VmRSS"))
         elif op == "threads":
@@ -318,7 +319,7 @@ def compare(what, ours, ref):
     return f"rel err {np.abs(ours - ref).max() / max(np.abs(ref).max(), 1e-30):.1e}"
 
 
-def bench_config(name, cfg, dirs, threads, reps, workdir, log, variant=None):
+def bench_config(name, cfg, dirs, threads, reps, workdir, log, variant=None, math="float32"):
     """Every measurement of one configuration; returns the raw results (times, peaks, checks)."""
     reps = reps or cfg["reps"]
     inputs = os.path.join(workdir, f"inputs_{name}.npz")
@@ -332,7 +333,7 @@ def bench_config(name, cfg, dirs, threads, reps, workdir, log, variant=None):
     workers = [Worker(side, dirs, name, inputs) for side in ("torch", "ours")]
     try:
         for w in workers:
-            res["load"][w.side] = w.call(op="load", variant=variant)
+            res["load"][w.side] = w.call(op="load", variant=variant, math=math)
             log(f"[{name}] {w.side} loaded in {res['load'][w.side]['seconds']:.1f} s")
         for ti, nt in enumerate(threads):
             for w in workers:
@@ -360,7 +361,7 @@ def bench_config(name, cfg, dirs, threads, reps, workdir, log, variant=None):
             w.close()
     lean = Worker("ours_low_memory", dirs, name, inputs)  # alone, after the others have exited
     try:
-        lean.call(op="load", variant=variant)
+        lean.call(op="load", variant=variant, math=math)
         lean.call(op="threads", n=threads[0])
         for size in cfg["sizes"]:
             path = out_path("ours_low_memory", "e2e", size)
@@ -428,6 +429,8 @@ def main():
                     "(default: 3 for mid, 2 for real)")
     ap.add_argument("--workdir", default="/tmp/sc_bench_cpu", help="weights (kept between runs) and scratch files")
     ap.add_argument("--json", help="also write every raw figure to this file")
+    ap.add_argument("--ours-math", choices=["float32", "bfloat16"], default="float32",
+                    help="our CPU matrix products (bfloat16: AMX, see docs/cpu_performance.md); torch stays float32")
     ap.add_argument("--variant", choices=["float32", "bf16"], default="float32",
                     help="weight files both sides load (bf16: the Hub's .bf16 variant, see above)")
     ap.add_argument("--worker", choices=["torch", "ours", "ours_low_memory"], help=argparse.SUPPRESS)
@@ -450,13 +453,14 @@ def main():
         if args.variant == "bf16":
             write_bf16_variant(dirs)
             variant = "bf16"
-        everything[name] = bench_config(name, cfg, dirs, args.threads, args.reps, args.workdir, log, variant)
+        everything[name] = bench_config(name, cfg, dirs, args.threads, args.reps, args.workdir, log, variant,
+                                        args.ours_math)
     import platform
     import stable_cascade_c as sc
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor())
     head = (f"{time.strftime('%Y-%m-%d')}, {cpu}, {os.cpu_count()} CPUs ({sc.build_info()['cpu_features']}); "
-            f"weight files {args.variant}; load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
+            f"weight files {args.variant}, our math {args.ours_math}; load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
             f"total {time.perf_counter() - t0:.0f} s")
     print(head)
     for name in args.configs:

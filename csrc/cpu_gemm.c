@@ -396,7 +396,7 @@ sc_status sc_cpu_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, int64_
     int64_t kc_max = ep.act != SC_ACT_NONE && ep.accumulate ? max64(K, 1) : im->kc;
     g.k_blocks = max64(1, ceil_div(K, kc_max));
     g.kc = ceil_div(K, g.k_blocks);
-    int64_t kc_bytes = max64(g.kc, 1) * (int64_t)sizeof(float);
+    int64_t kc_bytes = max64(g.kc, 1) * im->packed_bytes; /* of a packed row: the caches see these */
     g.mc_max = max64(im->mr, SC_GEMM_A_BLOCK_BYTES / kc_bytes / im->mr * im->mr);
     g.nc_max = max64(im->nr, b_block_bytes() / kc_bytes / im->nr * im->nr);
 

@@ -97,7 +97,37 @@ static AMX_ATTR void pack_a_amx(const float *src, int64_t ld, int64_t rows, int6
     }
 }
 
-/* rows (= columns of C) x kc of B -> micro-panels of two VNNI tiles per k block. */
+/* r[i] = row i of a 16 x 16 matrix of 32-bit values -> r[j] = its column j. */
+static inline __attribute__((always_inline)) AMX_ATTR void transpose16x16_epi32(__m512i r[16])
+{
+    __m512i t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    /* u[4i + j], 128-bit lane L = rows 4i..4i+3 of column 4L + j */
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    /* column 4L + j = lanes L of u[j], u[4 + j], u[8 + j], u[12 + j] */
+#define SC_LANES(L)                                                                          \
+    for (int j = 0; j < 4; j++) {                                                            \
+        __m512i x = _mm512_shuffle_i32x4(u[j], u[4 + j], (L) * 0x55);                        \
+        __m512i y = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], (L) * 0x55);                   \
+        r[4 * (L) + j] = _mm512_shuffle_i32x4(x, y, 0x88); /* lanes 0 and 2 of each */       \
+    }
+    SC_LANES(0)
+    SC_LANES(1)
+    SC_LANES(2)
+    SC_LANES(3)
+#undef SC_LANES
+}
+
+/* rows (= columns of C) x kc of B -> micro-panels of two VNNI tiles per k block: each tile is
+ * the transpose of 16 columns' 16 k pairs (32-bit values). */
 static inline __attribute__((always_inline)) AMX_ATTR void pack_b_amx_body(const void *src, int bf16, int64_t ld,
                                                                              int64_t rows, int64_t kc, int w,
                                                                              float *dst)
@@ -105,17 +135,20 @@ static inline __attribute__((always_inline)) AMX_ATTR void pack_b_amx_body(const
     const size_t esize = bf16 ? sizeof(uint16_t) : sizeof(float);
     const int64_t blocks = (kc + KB - 1) / KB;
     for (int64_t p0 = 0; p0 < rows; p0 += w, dst += (int64_t)w * kc) {
-        uint32_t *panel = (uint32_t *)dst; /* one k pair per 32-bit slot */
+        __m512i *panel = (__m512i *)dst; /* 64-byte aligned: the driver's buffers and panel strides are */
         for (int64_t q = 0; q < blocks; q++)
-            for (int c = 0; c < NR; c++) {
-                _Alignas(64) uint32_t pairs[16];
-                __m512i v = _mm512_setzero_si512();
-                if (p0 + c < rows)
-                    v = row32_bf16((const char *)src + (size_t)((p0 + c) * ld) * esize, bf16, q * KB, kc - q * KB);
-                _mm512_store_si512(pairs, v);
-                uint32_t *tile = panel + (q * 2 + c / 16) * 256;
+            for (int half = 0; half < 2; half++) {
+                __m512i r[16];
+                for (int c = 0; c < 16; c++) {
+                    const int64_t col = p0 + half * 16 + c;
+                    r[c] = col < rows ? row32_bf16((const char *)src + (size_t)(col * ld) * esize, bf16, q * KB,
+                                                   kc - q * KB)
+                                      : _mm512_setzero_si512();
+                }
+                transpose16x16_epi32(r);
+                __m512i *tile = panel + (q * 2 + half) * 16;
                 for (int p = 0; p < 16; p++)
-                    tile[p * 16 + c % 16] = pairs[p];
+                    _mm512_store_si512(tile + p, r[p]);
             }
     }
 }
@@ -186,7 +219,7 @@ static CPU_AVX512_ATTR void store_amx(float *tile, int ld_tile, int mr, int nr, 
 }
 
 const sc_gemm_impl sc_gemm_impl_amx = {
-    .name = "amx", .mr = MR, .nr = NR, .kc = 2048,
+    .name = "amx", .mr = MR, .nr = NR, .kc = 2048, .packed_bytes = 2,
     .available = sc_cpu_has_amx_bf16,
     .pack_a = pack_a_amx,
     .pack_b = pack_b_amx,

@@ -124,7 +124,7 @@ static CPU_AVX2_ATTR void store_avx2(float *tile, int ld_tile, int mr, int nr, f
 }
 
 const sc_gemm_impl sc_gemm_impl_avx2 = {
-    .name = "avx2", .mr = MR, .nr = NR, .kc = 1024,
+    .name = "avx2", .mr = MR, .nr = NR, .kc = 1024, .packed_bytes = 4,
     .available = sc_cpu_has_avx2_fma,
     .pack_a = sc_gemm_pack_panels_avx2,
     .pack_b = sc_gemm_pack_panels_avx2,

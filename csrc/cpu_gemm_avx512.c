@@ -45,7 +45,7 @@ static CPU_AVX512_ATTR void store_avx512(float *tile, int ld_tile, int mr, int n
 }
 
 const sc_gemm_impl sc_gemm_impl_avx512 = {
-    .name = "avx512", .mr = MR, .nr = NR, .kc = 2048,
+    .name = "avx512", .mr = MR, .nr = NR, .kc = 2048, .packed_bytes = 4,
     .available = avx512_available,
     .pack_a = sc_gemm_pack_panels_avx2,
     .pack_b = sc_gemm_pack_panels_avx2,

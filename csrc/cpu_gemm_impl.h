@@ -27,6 +27,8 @@ typedef struct {
     int mr, nr; /* register tile */
     int kc;     /* longest K block (fewer blocks = fewer passes over C; the driver sizes the
                  * packed blocks of A and B from it and the cache sizes) */
+    int packed_bytes; /* bytes of one packed value (4 for float32 panels, 2 for bfloat16 ones; a
+                       * panel still takes a float-sized slot per value in the buffers) */
     int (*available)(void);
     /* rows x kc of src (row stride ld) -> ceil(rows / w) micro-panels of w rows, zero-padded */
     void (*pack_a)(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst);

@@ -30,7 +30,7 @@ static void store_scalar(float *tile, int ld_tile, int mr, int nr, float *c, int
 }
 
 const sc_gemm_impl sc_gemm_impl_scalar = {
-    .name = "scalar", .mr = MR, .nr = NR, .kc = 512,
+    .name = "scalar", .mr = MR, .nr = NR, .kc = 512, .packed_bytes = 4,
     .available = scalar_available,
     .pack_a = sc_gemm_pack_panels,
     .pack_b = sc_gemm_pack_panels,

@@ -44,7 +44,7 @@ const char *sc_cpu_features(void)
     static char buf[64];
     if (!buf[0])
         snprintf(buf, sizeof buf, "%s%s%s", sc_cpu_has_avx2_fma() ? "avx2,fma" : "scalar",
-                 sc_cpu_has_avx512f() ? ",avx512f" : "", "");
+                 sc_cpu_has_avx512f() ? ",avx512f" : "", sc_cpu_has_amx_bf16() ? ",amx-bf16" : "");
     return buf;
 }
 

@@ -13,7 +13,8 @@
  * Values past the valid rows, columns or k are zeros.
  *
  * AMX needs the kernel's permission for the tile data state (arch_prctl, once per process) and a
- * tile configuration in every thread that uses it (loaded on its first call). */
+ * tile configuration, loaded at the start of every kernel call: the x86-64 psABI makes the tile
+ * state caller-saved, and the dynamic linker's lazy-binding trampoline does reset it. */
 #include "cpu_gemm_impl.h"
 #include "cpu_kernels.h"
 
@@ -21,17 +22,16 @@
 #include <cpuid.h>
 #include <immintrin.h>
 #include <pthread.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cpu_amx.h"
 #include "cpu_gemm_store.h"
 
 #define MR 32
 #define NR 32
 #define KB 32 /* k values per tile step */
 
-#define AMX_ATTR __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16,avx2,fma")))
 
 /* ---- availability ---- */
 
@@ -68,19 +68,6 @@ int sc_cpu_has_amx_bf16(void)
 
 /* ---- packing ---- */
 
-/* 32 values of a row from k (fewer than 32 valid: the rest are zeros) as bfloat16 (RNE). */
-static inline __attribute__((always_inline)) AMX_ATTR __m512i row32_bf16(const void *src, int bf16, int64_t k,
-                                                                          int64_t valid)
-{
-    const __mmask32 m32 = valid >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << valid) - 1);
-    if (bf16)
-        return _mm512_maskz_loadu_epi16(m32, (const uint16_t *)src + k);
-    const float *f = (const float *)src + k;
-    const __mmask16 lo = (__mmask16)m32, hi = (__mmask16)(m32 >> 16);
-    const __m512 v0 = _mm512_maskz_loadu_ps(lo, f), v1 = _mm512_maskz_loadu_ps(hi, f + 16);
-    return (__m512i)_mm512_cvtne2ps_pbh(v1, v0); /* element j < 16 from v0 */
-}
-
 /* rows x kc of A (float32) -> ceil(rows / 32) micro-panels of two [16][32] tiles per k block. */
 static AMX_ATTR void pack_a_amx(const float *src, int64_t ld, int64_t rows, int64_t kc, int w, float *dst)
 {
@@ -91,39 +78,10 @@ static AMX_ATTR void pack_a_amx(const float *src, int64_t ld, int64_t rows, int6
             for (int r = 0; r < MR; r++) {
                 __m512i v = _mm512_setzero_si512();
                 if (p0 + r < rows)
-                    v = row32_bf16(src + (p0 + r) * ld, 0, q * KB, kc - q * KB);
+                    v = sc_amx_row32_bf16(src + (p0 + r) * ld, 0, q * KB, kc - q * KB);
                 _mm512_storeu_si512(panel + (q * 2 + r / 16) * 512 + (r % 16) * KB, v);
             }
     }
-}
-
-/* r[i] = row i of a 16 x 16 matrix of 32-bit values -> r[j] = its column j. */
-static inline __attribute__((always_inline)) AMX_ATTR void transpose16x16_epi32(__m512i r[16])
-{
-    __m512i t[16], u[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    /* u[4i + j], 128-bit lane L = rows 4i..4i+3 of column 4L + j */
-    for (int i = 0; i < 16; i += 4) {
-        u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-        u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-        u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-        u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-    }
-    /* column 4L + j = lanes L of u[j], u[4 + j], u[8 + j], u[12 + j] */
-#define SC_LANES(L)                                                                          \
-    for (int j = 0; j < 4; j++) {                                                            \
-        __m512i x = _mm512_shuffle_i32x4(u[j], u[4 + j], (L) * 0x55);                        \
-        __m512i y = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], (L) * 0x55);                   \
-        r[4 * (L) + j] = _mm512_shuffle_i32x4(x, y, 0x88); /* lanes 0 and 2 of each */       \
-    }
-    SC_LANES(0)
-    SC_LANES(1)
-    SC_LANES(2)
-    SC_LANES(3)
-#undef SC_LANES
 }
 
 /* rows (= columns of C) x kc of B -> micro-panels of two VNNI tiles per k block: each tile is
@@ -141,11 +99,11 @@ static inline __attribute__((always_inline)) AMX_ATTR void pack_b_amx_body(const
                 __m512i r[16];
                 for (int c = 0; c < 16; c++) {
                     const int64_t col = p0 + half * 16 + c;
-                    r[c] = col < rows ? row32_bf16((const char *)src + (size_t)(col * ld) * esize, bf16, q * KB,
+                    r[c] = col < rows ? sc_amx_row32_bf16((const char *)src + (size_t)(col * ld) * esize, bf16, q * KB,
                                                    kc - q * KB)
                                       : _mm512_setzero_si512();
                 }
-                transpose16x16_epi32(r);
+                sc_amx_transpose16x16_epi32(r);
                 __m512i *tile = panel + (q * 2 + half) * 16;
                 for (int p = 0; p < 16; p++)
                     _mm512_store_si512(tile + p, r[p]);
@@ -165,31 +123,9 @@ static AMX_ATTR void pack_b_bf16_amx(const uint16_t *src, int64_t ld, int64_t ro
 
 /* ---- the kernel ---- */
 
-typedef struct {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} __attribute__((packed)) amx_tile_config;
-
-static __thread int t_configured;
-
-static AMX_ATTR void configure_tiles(void)
-{
-    amx_tile_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int i = 0; i < 8; i++) { /* every tile: 16 rows of 64 bytes */
-        cfg.colsb[i] = 64;
-        cfg.rows[i] = 16;
-    }
-    _tile_loadconfig(&cfg);
-    t_configured = 1;
-}
-
 static AMX_ATTR void kernel_amx(int64_t kc, const float *ap, const float *bp, float *tile)
 {
-    if (!t_configured)
-        configure_tiles();
+    sc_amx_load_config();
     const uint16_t *a = (const uint16_t *)ap, *b = (const uint16_t *)bp;
     const int64_t blocks = (kc + KB - 1) / KB;
     _tile_zero(0);

@@ -4,21 +4,10 @@
  * grows. The [Tq, Tk] score matrix is never materialized; each task touches only a
  * [query block x key block] tile. Tasks are independent, so results do not depend on the thread
  * count. A query whose keys are all masked gets a zero output. */
-#include "cpu_util.h"
+#include "cpu_attention.h"
 
 #include <omp.h>
-
-#define ATT_QB 64 /* queries per task */
-#define ATT_KB 64 /* keys per block */
-
-typedef struct {
-    const float *q, *k, *v;
-    const int64_t *key_mask; /* [B, Tk] or NULL */
-    float *out;
-    int64_t Tq, Tk, C, d, heads;
-    float scale;
-    int causal;
-} att_args;
+#include <string.h>
 
 /* Floats of per-thread workspace: Q block, transposed K block, scores, output accumulators, then
  * per row m, l, corr, shift and per key the mask bias. */
@@ -138,7 +127,6 @@ typedef enum { ATT_TILE_NONE = 0, ATT_TILE_V8 = 8, ATT_TILE_V16 = 16 } att_tile;
 CPU_INLINE void att_task_d(const att_args *a, int64_t task, float *ws, int64_t d, att_tile tile)
 {
     const int64_t C = a->C;
-    const float scale = a->scale;
     const int64_t nqb = (a->Tq + ATT_QB - 1) / ATT_QB;
     const int64_t b = task / (a->heads * nqb), h = task / nqb % a->heads, q0 = task % nqb * ATT_QB;
     const int64_t nq = a->Tq - q0 < ATT_QB ? a->Tq - q0 : ATT_QB;
@@ -182,37 +170,10 @@ CPU_INLINE void att_task_d(const att_args *a, int64_t task, float *ws, int64_t d
             att_scores_v16(S, Q, Kt, d, nr);
         else if (tiled)
             att_scores_v8(S, Q, Kt, d, nr);
-        for (int64_t i = 0; i < nr; i++) {
-            float *s = S + i * ATT_KB;
-            if (!tiled)
-                att_scores(s, Q + i * d, Kt, d);
-            const int64_t last = a->causal ? q0 + i - k0 : ATT_KB; /* keys past it are in the future */
-            float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-            for (int64_t j = 0; j < ATT_KB; j++) {
-                const float v = s[j] * scale + kbias[j];
-                s[j] = j > last ? -INFINITY : v;
-                mx = s[j] > mx ? s[j] : mx;
-            }
-            corr[i] = mx; /* the block's row maximum, turned into the rescale factor below */
-        }
-#pragma omp simd
-        for (int64_t i = 0; i < nr; i++) {
-            const float m_new = corr[i] > m[i] ? corr[i] : m[i];
-            shift[i] = m_new == -INFINITY ? 0.0f : m_new; /* row fully masked so far: p = 0 */
-            corr[i] = cpu_exp(m[i] - shift[i]);
-            m[i] = m_new;
-        }
-        for (int64_t i = 0; i < nr; i++) {
-            float *s = S + i * ATT_KB;
-            float psum = 0.0f;
-#pragma omp simd reduction(+ : psum)
-            for (int64_t j = 0; j < ATT_KB; j++) {
-                s[j] = cpu_exp(s[j] - shift[i]);
-                psum += s[j];
-            }
-            l[i] = l[i] * corr[i] + psum;
-        }
+        else
+            for (int64_t i = 0; i < nr; i++)
+                att_scores(S + i * ATT_KB, Q + i * d, Kt, d);
+        att_softmax_block(S, nr, kbias, a->scale, a->causal, q0, k0, m, l, corr, shift);
         if (tiled && tile == ATT_TILE_V16)
             att_accumulate_v16(O, S, nk, vbase + k0 * C, C, d, corr, nr);
         else if (tiled)
@@ -264,14 +225,15 @@ sc_status cpu_attention(sc_backend *be, sc_tensor *out, const sc_tensor *q, cons
     if (tasks == 0 || d == 0)
         return SC_OK;
     const int nt = cpu_threads_for(tasks, ATT_QB * Tk * d * 4);
-    const int64_t per_thread = att_workspace_floats(d);
+    const int amx = cpu_attention_amx_usable(d); /* the bfloat16 math on AMX */
+    const int64_t per_thread = amx ? cpu_attention_amx_workspace_floats(d) : att_workspace_floats(d);
     cpu_scratch *s;
     SC_TRY(cpu_scratch_acquire((size_t)(nt * per_thread) * sizeof(float), &s));
     const att_args args = {
         .q = q->data, .k = k->data, .v = v->data, .key_mask = key_mask ? key_mask->data : NULL,
         .out = out->data, .Tq = Tq, .Tk = Tk, .C = C, .d = d, .heads = heads, .scale = scale, .causal = causal,
     };
-    __typeof__(&att_task_generic) run_task = CPU_PICK(att_task);
+    __typeof__(&att_task_generic) run_task = amx ? cpu_attention_amx_task : CPU_PICK(att_task);
     float *ws = s->data;
 #pragma omp parallel num_threads(nt)
     {

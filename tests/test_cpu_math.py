@@ -117,3 +117,38 @@ def test_pipeline_image_close_to_float32(pipe):
         sc.set_cpu_math("float32")
     diff = np.abs(fast - exact)
     assert diff.max() > 0 and diff.mean() < 2.0, (diff.max(), diff.mean())
+
+
+@needs_amx
+@pytest.mark.parametrize("B,Tq,Tk,heads,d,causal,masked", [
+    (2, 70, 90, 4, 64, False, False),  # block tails in queries and keys
+    (2, 77, 77, 2, 64, True, True),    # CLIP: causal and padding mask
+    (2, 5, 130, 3, 32, False, True),
+    (1, 64, 64, 1, 128, False, False),
+])
+def test_attention_runs_on_amx(bf16_math, B, Tq, Tk, heads, d, causal, masked):
+    """Scores and P V on AMX tiles (bfloat16 operands, float32 sums), softmax in float32: within
+    bf16 rounding of the float32 op; a query whose keys are all masked still gets zeros."""
+    rng = np.random.default_rng(Tq * Tk + d)
+    C = heads * d
+    q, k, v = (rng.standard_normal((B, T, C), dtype=np.float32) for T in (Tq, Tk, Tk))
+    mask = None
+    if masked:
+        mask = np.ones((B, Tk), np.int64)
+        mask[:, Tk // 2:] = 0
+        mask[0, :] = 0  # batch 0: every key masked
+    got = _C.op_attention(q, k, v, heads, 1.0 / math.sqrt(d), causal=causal, key_mask=mask)
+    sc.set_cpu_math("float32")
+    exact = _C.op_attention(q, k, v, heads, 1.0 / math.sqrt(d), causal=causal, key_mask=mask)
+    assert 1e-5 < rel_err(got, exact) < 2e-2
+    if masked:
+        assert not got[0].any()
+
+
+@needs_amx
+def test_attention_head_size_not_a_multiple_of_32_stays_float32(bf16_math):
+    rng = np.random.default_rng(9)
+    q, k, v = (rng.standard_normal((1, 20, 80), dtype=np.float32) for _ in range(3))
+    got = _C.op_attention(q, k, v, 2, 0.15)
+    sc.set_cpu_math("float32")
+    assert np.array_equal(got, _C.op_attention(q, k, v, 2, 0.15))

@@ -152,3 +152,33 @@ def test_attention_head_size_not_a_multiple_of_32_stays_float32(bf16_math):
     got = _C.op_attention(q, k, v, 2, 0.15)
     sc.set_cpu_math("float32")
     assert np.array_equal(got, _C.op_attention(q, k, v, 2, 0.15))
+
+
+@needs_amx
+def test_threads_and_forked_children_use_it(bf16_math):
+    """The tile configuration is per thread and loaded by every kernel call; the permission to
+    use AMX is inherited by a forked child (multiprocessing's default start method)."""
+    import threading
+
+    rng = np.random.default_rng(12)
+    A = rng.standard_normal((40, 96), dtype=np.float32)
+    B = rng.standard_normal((50, 96), dtype=np.float32)
+    want = _C._gemm_nt(A, B)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(_C._gemm_nt(A, B))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 4 and all(np.array_equal(g, want) for g in got)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child reports whether its product matched, and exits at once
+        os.close(read)
+        os.write(write, b"1" if np.array_equal(_C._gemm_nt(A, B), want) else b"0")
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    assert status == 0 and answer == b"1"

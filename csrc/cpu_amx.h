@@ -1,13 +1,11 @@
 /* Helpers shared by the AMX kernels (cpu_gemm_amx.c, cpu_attention_amx.c): the target
  * attribute, bfloat16 conversion of a row, a 16 x 16 transpose of 32-bit values (the VNNI pair
- * layout of B tiles) and the per-thread tile configuration. x86-64 Linux only. */
+ * layout of B tiles) and the tile configuration every kernel loads. x86-64 Linux only. */
 #ifndef SC_CPU_AMX_H
 #define SC_CPU_AMX_H
 
 #include <immintrin.h>
 #include <stdint.h>
-
-#include "cpu_vmath.h"
 
 #define AMX_ATTR __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16,avx2,fma")))
 

@@ -6,7 +6,7 @@
  *
  * Packed layouts (in the float-sized slots the driver reserves: a micro-panel of w rows and kc
  * values takes w * kc floats, of which this kernel uses w * round_up(kc, 32) bfloat16, which fits
- * for kc >= 32; the driver uses this kernel only when K >= 32):
+ * for kc >= 16; the driver uses this kernel only when K >= 32, whose K blocks are all longer):
  *   A micro-panel: for each k block q of 32: two tiles [16 rows][32 k] (rows 0-15, then 16-31);
  *   B micro-panel: for each k block q: two tiles [16 k pairs][16 columns][2] (columns 0-15, then
  *                  16-31), i.e. the column's k pair (2p, 2p + 1) at 32-bit slot p * 16 + column.
@@ -31,7 +31,6 @@
 #define MR 32
 #define NR 32
 #define KB 32 /* k values per tile step */
-
 
 /* ---- availability ---- */
 

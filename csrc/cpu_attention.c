@@ -127,9 +127,10 @@ typedef enum { ATT_TILE_NONE = 0, ATT_TILE_V8 = 8, ATT_TILE_V16 = 16 } att_tile;
 CPU_INLINE void att_task_d(const att_args *a, int64_t task, float *ws, int64_t d, att_tile tile)
 {
     const int64_t C = a->C;
-    const int64_t nqb = (a->Tq + ATT_QB - 1) / ATT_QB;
-    const int64_t b = task / (a->heads * nqb), h = task / nqb % a->heads, q0 = task % nqb * ATT_QB;
-    const int64_t nq = a->Tq - q0 < ATT_QB ? a->Tq - q0 : ATT_QB;
+    const att_place at = att_task_place(a, task);
+    const int64_t b = at.b, h = at.h, q0 = at.q0, nq = at.nq, kend = at.kend;
+    const int64_t *mask = at.mask;
+    const float *kbase = at.kbase, *vbase = at.vbase;
     float *Q = ws, *Kt = Q + ATT_QB * d, *S = Kt + d * ATT_KB, *O = S + ATT_QB * ATT_KB;
     float *m = O + ATT_QB * d, *l = m + ATT_QB, *kbias = l + ATT_QB, *corr = kbias + ATT_KB;
     float *shift = corr + ATT_QB;
@@ -141,23 +142,13 @@ CPU_INLINE void att_task_d(const att_args *a, int64_t task, float *ws, int64_t d
             memcpy(Q + i * d, a->q + (b * a->Tq + q0 + i) * C + h * d, (size_t)d * sizeof *Q);
         else
             memset(Q + i * d, 0, (size_t)d * sizeof *Q);
-        memset(O + i * d, 0, (size_t)d * sizeof *O);
-        m[i] = -INFINITY;
-        l[i] = 0.0f;
     }
-    /* With the causal mask no query of this block sees keys past its last query. */
-    int64_t kend = a->Tk;
-    if (a->causal && q0 + nq < kend)
-        kend = q0 + nq;
-    const int64_t *mask = a->key_mask ? a->key_mask + b * a->Tk : NULL;
-    const float *kbase = a->k + b * a->Tk * C + h * d, *vbase = a->v + b * a->Tk * C + h * d;
+    att_rows_init(O, m, l, nr, d);
 
     for (int64_t k0 = 0; k0 < kend; k0 += ATT_KB) {
         const int64_t nk = kend - k0 < ATT_KB ? kend - k0 : ATT_KB;
-        /* K block transposed to [d, ATT_KB]; kbias: 0 for a visible key, -inf for a masked or
-         * missing one. */
-        for (int64_t j = 0; j < ATT_KB; j++)
-            kbias[j] = j < nk && !(mask && mask[k0 + j] == 0) ? 0.0f : -INFINITY;
+        /* the key bias and the K block transposed to [d, ATT_KB] */
+        att_key_bias(kbias, mask, k0, nk);
         for (int64_t t = 0; t < d; t++)
             for (int64_t j = nk; j < ATT_KB; j++)
                 Kt[t * ATT_KB + j] = 0.0f;

@@ -4,6 +4,8 @@
 #ifndef SC_CPU_ATTENTION_H
 #define SC_CPU_ATTENTION_H
 
+#include <string.h>
+
 #include "cpu_util.h"
 
 #define ATT_QB 64 /* queries per task */
@@ -17,6 +19,46 @@ typedef struct {
     float scale;
     int causal;
 } att_args;
+
+/* What task `task` covers: queries [q0, q0 + nq) of head h in batch b, the keys [0, kend) they
+ * may see (with the causal mask none past the block's last query), that batch's key mask row
+ * (or NULL) and the head's first key and value. */
+typedef struct {
+    int64_t b, h, q0, nq, kend;
+    const int64_t *mask;
+    const float *kbase, *vbase;
+} att_place;
+
+CPU_INLINE att_place att_task_place(const att_args *a, int64_t task)
+{
+    const int64_t nqb = (a->Tq + ATT_QB - 1) / ATT_QB;
+    att_place p = {task / (a->heads * nqb), task / nqb % a->heads, task % nqb * ATT_QB, 0, a->Tk, NULL, NULL, NULL};
+    p.nq = a->Tq - p.q0 < ATT_QB ? a->Tq - p.q0 : ATT_QB;
+    if (a->causal && p.q0 + p.nq < p.kend)
+        p.kend = p.q0 + p.nq;
+    p.mask = a->key_mask ? a->key_mask + p.b * a->Tk : NULL;
+    p.kbase = a->k + p.b * a->Tk * a->C + p.h * a->d;
+    p.vbase = a->v + p.b * a->Tk * a->C + p.h * a->d;
+    return p;
+}
+
+/* Rows i < nr start with a zero output, no maximum yet and a zero sum. */
+CPU_INLINE void att_rows_init(float *O, float *m, float *l, int64_t nr, int64_t d)
+{
+    for (int64_t i = 0; i < nr; i++) {
+        memset(O + i * d, 0, (size_t)d * sizeof *O);
+        m[i] = -INFINITY;
+        l[i] = 0.0f;
+    }
+}
+
+/* kbias[j] for the key block starting at k0 with nk keys: 0 for a visible key, -inf for a
+ * masked (key_mask row `mask`, may be NULL) or missing one. */
+CPU_INLINE void att_key_bias(float *kbias, const int64_t *mask, int64_t k0, int64_t nk)
+{
+    for (int64_t j = 0; j < ATT_KB; j++)
+        kbias[j] = j < nk && !(mask && mask[k0 + j] == 0) ? 0.0f : -INFINITY;
+}
 
 /* The online softmax of one key block for query rows i < nr. S[i][0..ATT_KB) holds the raw
  * scores q . k; they become p = exp(s * scale + bias - shift) (0 for a masked, future or missing

@@ -46,9 +46,10 @@ static inline __attribute__((always_inline)) AMX_ATTR void pack_pairs_by_row(uin
 AMX_ATTR void cpu_attention_amx_task(const att_args *a, int64_t task, float *ws)
 {
     const int64_t C = a->C, d = a->d, nd = d / 32, ncg = d / 16;
-    const int64_t nqb = (a->Tq + ATT_QB - 1) / ATT_QB;
-    const int64_t b = task / (a->heads * nqb), h = task / nqb % a->heads, q0 = task % nqb * ATT_QB;
-    const int64_t nq = a->Tq - q0 < ATT_QB ? a->Tq - q0 : ATT_QB;
+    const att_place at = att_task_place(a, task);
+    const int64_t b = at.b, h = at.h, q0 = at.q0, nq = at.nq, kend = at.kend;
+    const int64_t *mask = at.mask;
+    const float *kbase = at.kbase, *vbase = at.vbase;
     const int64_t nr = (nq + 15) / 16 * 16, groups = nr / 16;
     uint16_t *Qp = (uint16_t *)ws, *Kp = Qp + ATT_QB * d, *Vp = Kp + ATT_KB * d;
     float *S = (float *)(Vp + ATT_KB * d);
@@ -64,21 +65,11 @@ AMX_ATTR void cpu_attention_amx_task(const att_args *a, int64_t task, float *ws)
                 const __m512i v = i < nq ? sc_amx_row32_bf16(qbase + i * C, 0, e * 32, 32) : _mm512_setzero_si512();
                 _mm512_storeu_si512(Qp + (g * nd + e) * TILE_BF16 + r * 32, v);
             }
-    for (int64_t i = 0; i < nr; i++) {
-        memset(O + i * d, 0, (size_t)d * sizeof *O);
-        m[i] = -INFINITY;
-        l[i] = 0.0f;
-    }
-    int64_t kend = a->Tk; /* with the causal mask no query of this block sees keys past its last */
-    if (a->causal && q0 + nq < kend)
-        kend = q0 + nq;
-    const int64_t *mask = a->key_mask ? a->key_mask + b * a->Tk : NULL;
-    const float *kbase = a->k + b * a->Tk * C + h * d, *vbase = a->v + b * a->Tk * C + h * d;
+    att_rows_init(O, m, l, nr, d);
 
     for (int64_t k0 = 0; k0 < kend; k0 += ATT_KB) {
         const int64_t nk = kend - k0 < ATT_KB ? kend - k0 : ATT_KB;
-        for (int64_t j = 0; j < ATT_KB; j++)
-            kbias[j] = j < nk && !(mask && mask[k0 + j] == 0) ? 0.0f : -INFINITY;
+        att_key_bias(kbias, mask, k0, nk);
         for (int64_t kg = 0; kg < ATT_KB / 16; kg++)
             for (int64_t e = 0; e < nd; e++) {
                 const float *rows[16];

@@ -43,6 +43,36 @@ sc_backend *sc_py_backend(const char *device)
     return be;
 }
 
+float *sc_py_out_f32(PyObject *obj, int ndim, const int64_t *shape)
+{
+    if (!PyArray_Check(obj) || PyArray_TYPE((PyArrayObject *)obj) != NPY_FLOAT32) {
+        PyErr_SetString(PyExc_TypeError, "out must be a float32 numpy array");
+        return NULL;
+    }
+    PyArrayObject *out = (PyArrayObject *)obj;
+    int same = PyArray_NDIM(out) == ndim;
+    for (int d = 0; same && d < ndim; d++)
+        same = PyArray_DIM(out, d) == shape[d];
+    if (!same) {
+        PyObject *want = sc_py_shape_tuple(ndim, shape);
+        if (want)
+            PyErr_Format(PyExc_ValueError, "out must have shape %R", want);
+        Py_XDECREF(want);
+        return NULL;
+    }
+    if (!PyArray_IS_C_CONTIGUOUS(out) || !PyArray_ISWRITEABLE(out) || !PyArray_ISALIGNED(out)) {
+        PyErr_SetString(PyExc_ValueError, "out must be a writeable, aligned, C-contiguous array");
+        return NULL;
+    }
+    return PyArray_DATA(out);
+}
+
+int sc_py_overlaps(const void *a, size_t a_bytes, const void *b, size_t b_bytes)
+{
+    const char *x = a, *y = b;
+    return a_bytes && b_bytes && x < y + b_bytes && y < x + a_bytes;
+}
+
 int sc_py_weight_storage(const char *name, sc_weight_storage *out)
 {
     if (!strcmp(name, "auto"))

@@ -27,6 +27,13 @@ PyObject *sc_py_raise(sc_status s);
  * alive; release it with sc_tensor_release while holding the GIL. NULL + exception on error. */
 sc_tensor *sc_py_tensor_from_array(PyObject *obj, sc_dtype dt, const char *what);
 
+/* A caller's `out=` array: a writeable, aligned, C-contiguous float32 array of shape `shape`
+ * (ndim dims). Returns its data, or NULL with TypeError (not such an array) or ValueError (shape,
+ * layout). Aliasing rules are the caller's: see sc_py_overlaps. */
+float *sc_py_out_f32(PyObject *obj, int ndim, const int64_t *shape);
+/* The byte ranges [a, a + a_bytes) and [b, b + b_bytes) overlap. */
+int sc_py_overlaps(const void *a, size_t a_bytes, const void *b, size_t b_bytes);
+
 /* A NumPy array sharing the memory of CPU tensor `t` (zero-copy; the array holds a reference). */
 PyObject *sc_py_array_from_tensor(sc_tensor *t);
 

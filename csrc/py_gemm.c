@@ -53,7 +53,7 @@ static int overlaps(PyArrayObject *a, PyArrayObject *b)
     char *alo, *ahi, *blo, *bhi;
     byte_range(a, &alo, &ahi);
     byte_range(b, &blo, &bhi);
-    return alo < ahi && blo < bhi && alo < bhi && blo < ahi;
+    return sc_py_overlaps(alo, (size_t)(ahi - alo), blo, (size_t)(bhi - blo));
 }
 
 static int parse_act(const char *name, sc_act *act)

@@ -169,36 +169,20 @@ static int batch_layout(const sc_tensor *a, const sc_tensor *b, const sc_tensor 
     return 0;
 }
 
-/* The caller's `out=` for a step on sample `x`: a writeable, aligned, C-contiguous float32 array
- * of x's shape that is x itself or shares no memory with x and eps. NULL with an exception. */
+/* The caller's `out=` for a step on sample `x` (sc_py_out_f32): x itself, or sharing no memory
+ * with x and eps. Its data, or NULL with an exception. */
 static float *step_out(PyObject *obj, const sc_tensor *x, const sc_tensor *eps)
 {
-    if (!PyArray_Check(obj) || PyArray_TYPE((PyArrayObject *)obj) != NPY_FLOAT32) {
-        PyErr_SetString(PyExc_TypeError, "out must be a float32 numpy array");
+    float *o = sc_py_out_f32(obj, x->ndim, x->shape);
+    if (!o)
         return NULL;
-    }
-    PyArrayObject *out = (PyArrayObject *)obj;
-    int same_shape = PyArray_NDIM(out) == x->ndim;
-    for (int d = 0; same_shape && d < x->ndim; d++)
-        same_shape = PyArray_DIM(out, d) == x->shape[d];
-    if (!same_shape) {
-        PyErr_SetString(PyExc_ValueError, "out must have the shape of sample");
-        return NULL;
-    }
-    if (!PyArray_IS_C_CONTIGUOUS(out) || !PyArray_ISWRITEABLE(out) || !PyArray_ISALIGNED(out)) {
-        PyErr_SetString(PyExc_ValueError, "out must be a writeable, aligned, C-contiguous array");
-        return NULL;
-    }
-    char *o = PyArray_DATA(out);
-    const size_t bytes = (size_t)PyArray_NBYTES(out);
-    const char *xs = x->data, *es = eps->data;
-    const int on_x = o < xs + sc_tensor_nbytes(x) && xs < o + bytes;
-    const int on_eps = o < es + sc_tensor_nbytes(eps) && es < o + bytes;
-    if ((on_x && (o != xs || bytes != sc_tensor_nbytes(x))) || on_eps) {
+    const size_t bytes = sc_tensor_nbytes(x); /* out has x's shape */
+    if ((sc_py_overlaps(o, bytes, x->data, bytes) && (void *)o != x->data) ||
+        sc_py_overlaps(o, bytes, eps->data, sc_tensor_nbytes(eps))) {
         PyErr_SetString(PyExc_ValueError, "out must be sample itself or share no memory with sample and model_output");
         return NULL;
     }
-    return (float *)o;
+    return o;
 }
 
 static PyObject *Scheduler_step(PyScheduler *self, PyObject *args)

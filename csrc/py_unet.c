@@ -436,31 +436,20 @@ static PyObject *unet_prepare(UNetObject *self, PyObject *args, PyObject *kwargs
 }
 
 /* sample array + timestep ratios (a scalar or one per sample) + a fresh float32 output array. */
-/* The caller's `out=` for a forward output of shape `dims`: a writeable, aligned, C-contiguous
- * float32 array that does not overlap the sample. A new reference, or NULL with an exception. */
+/* The caller's `out=` for a forward output of shape `dims` (sc_py_out_f32) that does not overlap
+ * the sample. A new reference, or NULL with an exception. */
 static PyArrayObject *caller_out(PyObject *obj, const npy_intp dims[4], const sc_tensor *sample)
 {
-    if (!PyArray_Check(obj) || PyArray_TYPE((PyArrayObject *)obj) != NPY_FLOAT32) {
-        PyErr_SetString(PyExc_TypeError, "out must be a float32 numpy array");
+    const int64_t shape[4] = {dims[0], dims[1], dims[2], dims[3]};
+    float *data = sc_py_out_f32(obj, 4, shape);
+    if (!data)
         return NULL;
-    }
-    PyArrayObject *out = (PyArrayObject *)obj;
-    if (PyArray_NDIM(out) != 4 || memcmp(PyArray_DIMS(out), dims, 4 * sizeof dims[0]) != 0) {
-        PyErr_Format(PyExc_ValueError, "out must have shape (%zd, %zd, %zd, %zd)", (Py_ssize_t)dims[0],
-                     (Py_ssize_t)dims[1], (Py_ssize_t)dims[2], (Py_ssize_t)dims[3]);
-        return NULL;
-    }
-    if (!PyArray_IS_C_CONTIGUOUS(out) || !PyArray_ISWRITEABLE(out) || !PyArray_ISALIGNED(out)) {
-        PyErr_SetString(PyExc_ValueError, "out must be a writeable, aligned, C-contiguous array");
-        return NULL;
-    }
-    const char *o = PyArray_DATA(out), *s = sample->data;
-    if (o < s + sc_tensor_nbytes(sample) && s < o + PyArray_NBYTES(out)) {
+    if (sc_py_overlaps(data, (size_t)PyArray_NBYTES((PyArrayObject *)obj), sample->data, sc_tensor_nbytes(sample))) {
         PyErr_SetString(PyExc_ValueError, "out must not share memory with sample");
         return NULL;
     }
-    Py_INCREF(out);
-    return out;
+    Py_INCREF(obj);
+    return (PyArrayObject *)obj;
 }
 
 /* Converts the inputs of a forward and provides its output: a new array, or `out_obj` (may be

@@ -286,8 +286,6 @@ class Pipeline:
             nets["decoder_text_encoder"] = loader("decoder_text_encoder") if low_memory else loader(
                 "decoder_text_encoder")()
         configs = {name: classes[name].load_config(dirs[name]) for name in dirs} if low_memory else None
-        if not low_memory:
-            weight_bytes = None
         return cls(
             tokenizer=CLIPTokenizer.from_pretrained(p_dirs["tokenizer"]),
             prior_scheduler=DDPMWuerstchenScheduler.from_pretrained(p_dirs["scheduler"]),
